@@ -1,0 +1,3 @@
+module github.com/cdpkit/cdpkit
+
+go 1.26.0
