@@ -1,0 +1,135 @@
+package synth
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// mix64 is the splitmix64 finaliser: a bijection on uint64, so distinct
+// inputs give distinct outputs (used to derive unique identifiers).
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// stream tags select the independent PCG stream of a member.
+const (
+	streamMember uint64 = iota + 1
+	streamIdentity
+	streamOrders
+)
+
+// seedStream points p at member id's stream tag of the generator's seed.
+func seedStream(p *rand.PCG, seed, tag uint64, id uint32) {
+	p.Seed(mix64(seed^mix64(tag*0x9e3779b97f4a7c15)), uint64(id))
+}
+
+// gamma draws from Gamma(shape, 1) by Marsaglia and Tsang (2000), "A simple
+// method for generating gamma variables", boosting shapes below 1 with
+// U^(1/shape). Explicit float64 conversions keep each product rounded on
+// its own, so no platform fuses them differently.
+func gamma(r *rand.Rand, shape float64) float64 {
+	if shape < 1 {
+		u := r.Float64()
+		return gamma(r, shape+1) * math.Pow(u, 1/shape)
+	}
+	d := shape - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := r.NormFloat64()
+		v := float64(1 + float64(c*x))
+		if v <= 0 {
+			continue
+		}
+		v = float64(v * v * v)
+		u := r.Float64()
+		x2 := float64(x * x)
+		if u < 1-0.0331*float64(x2*x2) {
+			return float64(d * v)
+		}
+		if math.Log(u) < float64(0.5*x2)+float64(d*float64(1-v+math.Log(v))) {
+			return float64(d * v)
+		}
+	}
+}
+
+// normalClipped draws from Normal(mean, sd) and clamps to [lo, hi].
+func normalClipped(r *rand.Rand, mean, sd, lo, hi float64) float64 {
+	x := float64(mean + float64(sd*r.NormFloat64()))
+	return min(max(x, lo), hi)
+}
+
+// categorical samples an index from fixed weights in constant time with
+// Walker's alias method (Vose's construction): one uniform draw picks a
+// column and decides between it and its alias.
+type categorical struct {
+	prob  []float64
+	alias []int32
+	cum   []float64 // cumulative probabilities, for callers that need them
+}
+
+func newCategorical(weights ...float64) categorical {
+	n := len(weights)
+	var sum float64
+	for _, w := range weights {
+		sum += w
+	}
+	c := categorical{prob: make([]float64, n), alias: make([]int32, n), cum: make([]float64, n)}
+	scaled := make([]float64, n)
+	var small, large []int32
+	var acc float64
+	for i, w := range weights {
+		acc += w / sum
+		c.cum[i] = acc
+		scaled[i] = w / sum * float64(n)
+		if scaled[i] < 1 {
+			small = append(small, int32(i))
+		} else {
+			large = append(large, int32(i))
+		}
+	}
+	c.cum[n-1] = 1
+	for len(small) > 0 && len(large) > 0 {
+		s, l := small[len(small)-1], large[len(large)-1]
+		small = small[:len(small)-1]
+		c.prob[s], c.alias[s] = scaled[s], l
+		scaled[l] -= 1 - scaled[s]
+		if scaled[l] < 1 {
+			large, small = large[:len(large)-1], append(small, l)
+		}
+	}
+	for _, i := range append(small, large...) {
+		c.prob[i], c.alias[i] = 1, i
+	}
+	return c
+}
+
+func (c categorical) sample(r *rand.Rand) int {
+	u := r.Float64() * float64(len(c.prob))
+	i := int(u)
+	if u-float64(i) < c.prob[i] {
+		return i
+	}
+	return int(c.alias[i])
+}
+
+// weight returns the probability of index i.
+func (c categorical) weight(i int) float64 {
+	if i == 0 {
+		return c.cum[0]
+	}
+	return c.cum[i] - c.cum[i-1]
+}
+
+// zipf returns the cumulative table of P(rank k) ∝ 1/k^s for k = 1..n.
+func zipf(n int, s float64) categorical {
+	w := make([]float64, n)
+	for k := range w {
+		w[k] = math.Pow(float64(k+1), -s)
+	}
+	return newCategorical(w...)
+}
