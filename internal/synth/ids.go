@@ -151,9 +151,11 @@ func memberPhone(id uint32) string   { return phoneDigits(memberPrefixes, uint64
 func secondPhone(id uint32) string   { return phoneDigits(secondPrefixes, uint64(id)) }
 func storePhone(store uint32) string { return phoneDigits(storePrefixes, uint64(store)) }
 func memberCard(id uint32) string    { return digits("6", uint64(id), 11, 1e11, 37_958_271_113, 104_729) }
-func alipayUID(id uint32) string     { return digits("2088", uint64(id), 12, 1e12, 618_033_988_749, 31_337) }
-func meituanID(id uint32) string     { return digits("mt", uint64(id), 10, 1e10, 7_192_837_461, 4_242) }
-func insurerID(id uint32) string     { return digits("PIC", uint64(id), 10, 1e10, 3_141_592_653, 77) }
+func alipayUID(id uint32) string {
+	return digits("2088", uint64(id), 12, 1e12, 618_033_988_749, 31_337)
+}
+func meituanID(id uint32) string { return digits("mt", uint64(id), 10, 1e10, 7_192_837_461, 4_242) }
+func insurerID(id uint32) string { return digits("PIC", uint64(id), 10, 1e10, 3_141_592_653, 77) }
 func (g *Generator) unionID(id uint32) string {
 	return token("oU", g.key(saltUnion, uint64(id)), 26)
 }
