@@ -1,3 +1,9 @@
 module github.com/cdpkit/cdpkit
 
 go 1.26.0
+
+require (
+	github.com/stretchr/testify v1.12.1 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
+	golang.org/x/sys v0.45.0 // indirect
+)
