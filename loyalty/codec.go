@@ -21,12 +21,12 @@ const maxDecodeLen = 1 << 24
 
 type wbuf struct{ b []byte }
 
-func (w *wbuf) byte(v byte)    { w.b = append(w.b, v) }
-func (w *wbuf) uint(v uint64)  { w.b = binary.AppendUvarint(w.b, v) }
-func (w *wbuf) int(v int64)    { w.b = binary.AppendVarint(w.b, v) }
-func (w *wbuf) str(s string)   { w.uint(uint64(len(s))); w.b = append(w.b, s...) }
-func (w *wbuf) raw(p []byte)   { w.uint(uint64(len(p))); w.b = append(w.b, p...) }
-func (w *wbuf) bool(v bool)    { w.b = append(w.b, boolByte(v)) }
+func (w *wbuf) byte(v byte)   { w.b = append(w.b, v) }
+func (w *wbuf) uint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
+func (w *wbuf) int(v int64)   { w.b = binary.AppendVarint(w.b, v) }
+func (w *wbuf) str(s string)  { w.uint(uint64(len(s))); w.b = append(w.b, s...) }
+func (w *wbuf) raw(p []byte)  { w.uint(uint64(len(p))); w.b = append(w.b, p...) }
+func (w *wbuf) bool(v bool)   { w.b = append(w.b, boolByte(v)) }
 func (w *wbuf) time(t time.Time) {
 	// Zero means "no time" (a lot that never expires); a real instant is
 	// stored as nanoseconds since the epoch behind a presence byte, so

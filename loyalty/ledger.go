@@ -104,6 +104,7 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
 	r := &Receipt{Tx: tx, Member: m, Op: op.Kind(), At: op.Time(), Entries: s.entries, Events: s.events,
 		After: totals(l.p, a, op.Time())}
 	if !s.changed() {
+		l.localize(r)
 		return r, nil
 	}
 	rec := txRecord{Digest: dg, Member: m, Op: op.Kind(), At: op.Time(), FirstSeq: firstSeq,
@@ -130,6 +131,7 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
 		return nil, fmt.Errorf("commit tx %q member %d: %w", tx, m, err)
 	}
 	r.Recorded = true
+	l.localize(r)
 	return r, nil
 }
 
@@ -177,11 +179,29 @@ func (l *Ledger) receiptOf(ctx context.Context, tx string, rec txRecord) (*Recei
 			return nil, fmt.Errorf("tx %q member %d: %d of %d entries found: %w", tx, rec.Member, len(r.Entries), rec.Count, errCorrupt)
 		}
 	}
-	for i := range r.Entries {
-		r.Entries[i].At = r.Entries[i].At.In(l.p.loc)
-	}
-	r.At = r.At.In(l.p.loc)
+	l.localize(r)
 	return r, nil
+}
+
+// localize shows a receipt's times in the programme's zone, so a fresh
+// receipt and its replay compare equal.
+func (l *Ledger) localize(r *Receipt) {
+	in := func(t *time.Time) {
+		if !t.IsZero() {
+			*t = t.In(l.p.loc)
+		}
+	}
+	in(&r.At)
+	for i := range r.Entries {
+		in(&r.Entries[i].At)
+		in(&r.Entries[i].Expires)
+	}
+	for i := range r.Events {
+		e := &r.Events[i]
+		in(&e.At)
+		in(&e.ExpiresAt)
+		in(&e.PeriodEnd)
+	}
 }
 
 // Receipt returns the receipt of a recorded transaction, or ok false.
