@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// maxPoints bounds the points of one order, far above any real basket,
+// so that sums of many lots cannot overflow int64.
+const maxPoints = 1e15
+
 // state is one operation in progress on one account.
 type state struct {
 	p       *Program
@@ -425,6 +429,9 @@ func (o Order) apply(s *state) error {
 		}
 	}
 	doc.Earned = earnedOn(doc.Cats, doc.PPY)
+	if doc.Earned > maxPoints {
+		return opErr(o, fmt.Sprintf("earns %d points, more than %d", doc.Earned, int64(maxPoints)), ErrInvalidOp)
+	}
 	if doc.Earned > 0 {
 		doc.Lot = s.newLot(doc.Earned, EntryEarn, o.OrderID, s.p.cfg.Earning.PendingDays > 0).ID
 	}

@@ -250,8 +250,8 @@ func (e *Event) decode(r *rbuf) {
 // Notifier receives events once their operation is durable. Notify is
 // called from the goroutine that applied the operation, after the
 // member's lock is released, so it may call back into the Ledger; events
-// of one member from concurrent callers may arrive out of order (order
-// them by Tx's entries if it matters). A crash between the commit and
+// of one member from concurrent callers may arrive out of order (the
+// Receipt's Version orders them). A crash between the commit and
 // Notify loses the call: hosts that must not miss one re-apply the
 // operation, whose replayed Receipt carries the same events.
 type Notifier interface {
@@ -307,14 +307,18 @@ func (t *Totals) decode(r *rbuf) {
 // events it raised and the balances after it. Applying the same
 // transaction again returns the same Receipt with Replayed set.
 type Receipt struct {
-	Tx       string    `json:"tx"`
-	Member   uint32    `json:"member"`
-	Op       OpKind    `json:"op"`
-	At       time.Time `json:"at"`
-	Entries  []Entry   `json:"entries"`
-	Events   []Event   `json:"events,omitempty"`
-	After    Totals    `json:"after"`
-	Replayed bool      `json:"replayed,omitempty"`
+	Tx     string    `json:"tx"`
+	Member uint32    `json:"member"`
+	Op     OpKind    `json:"op"`
+	At     time.Time `json:"at"`
+	// Version numbers the member's recorded operations from 1, in the
+	// order they were applied (0 when not recorded): it orders receipts
+	// and their events when concurrent callers deliver them out of order.
+	Version  uint64  `json:"version,omitempty"`
+	Entries  []Entry `json:"entries"`
+	Events   []Event `json:"events,omitempty"`
+	After    Totals  `json:"after"`
+	Replayed bool    `json:"replayed,omitempty"`
 	// Recorded is false for an operation that changed nothing (a Settle
 	// with nothing due): it was not stored and its ID stays free.
 	Recorded bool `json:"recorded"`
@@ -340,6 +344,7 @@ type txRecord struct {
 	Member   uint32
 	Op       OpKind
 	At       time.Time
+	Version  uint64
 	FirstSeq uint64
 	Count    uint64
 	Events   []Event
@@ -353,6 +358,7 @@ func (t *txRecord) encode() []byte {
 	w.uint(uint64(t.Member))
 	w.byte(byte(t.Op))
 	w.time(t.At)
+	w.uint(t.Version)
 	w.uint(t.FirstSeq)
 	w.uint(t.Count)
 	w.uint(uint64(len(t.Events)))
@@ -378,6 +384,7 @@ func decodeTxRecord(b []byte) (txRecord, error) {
 	t.Member = r.uint32()
 	t.Op = OpKind(r.byte())
 	t.At = r.time()
+	t.Version = r.uint()
 	t.FirstSeq = r.uint()
 	t.Count = r.uint()
 	if n := r.count(); n > 0 {

@@ -107,7 +107,9 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
 		l.localize(r)
 		return r, nil
 	}
-	rec := txRecord{Digest: dg, Member: m, Op: op.Kind(), At: op.Time(), FirstSeq: firstSeq,
+	a.Version++
+	r.Version = a.Version
+	rec := txRecord{Digest: dg, Member: m, Op: op.Kind(), At: op.Time(), Version: a.Version, FirstSeq: firstSeq,
 		Count: uint64(len(s.entries)), Events: s.events, After: r.After}
 	c := &Commit{Member: m, Tx: tx, TxRecord: rec.encode(), Account: a.encode(), FirstSeq: firstSeq}
 	if s.docOut != nil {
@@ -159,7 +161,7 @@ func (l *Ledger) replay(ctx context.Context, tx string, raw []byte, dg [16]byte)
 }
 
 func (l *Ledger) receiptOf(ctx context.Context, tx string, rec txRecord) (*Receipt, error) {
-	r := &Receipt{Tx: tx, Member: rec.Member, Op: rec.Op, At: rec.At, Events: rec.Events, After: rec.After,
+	r := &Receipt{Tx: tx, Member: rec.Member, Op: rec.Op, At: rec.At, Version: rec.Version, Events: rec.Events, After: rec.After,
 		Replayed: true, Recorded: true}
 	if rec.Count > 0 {
 		for b, err := range l.store.Entries(ctx, rec.Member, rec.FirstSeq) {
@@ -269,10 +271,12 @@ func (l *Ledger) Balance(ctx context.Context, member uint32, asOf time.Time) (Ba
 	return l.balanceOf(a, asOf), nil
 }
 
+// balanceOf settles a (a private copy: nothing is written) to asOf.
 func (l *Ledger) balanceOf(a *account, asOf time.Time) Balance {
-	s := &state{p: l.p, a: a.clone(), at: asOf}
-	s.settle() // on a copy: nothing is written
-	b := Balance{Member: a.Member, AsOf: asOf.In(l.p.loc), Totals: totals(l.p, s.a, asOf), Entries: a.Seq}
+	seq := a.Seq
+	s := &state{p: l.p, a: a, at: asOf}
+	s.settle()
+	b := Balance{Member: a.Member, AsOf: asOf.In(l.p.loc), Totals: totals(l.p, s.a, asOf), Entries: seq}
 	if !s.a.TierSince.IsZero() {
 		b.TierSince = s.a.TierSince.In(l.p.loc)
 	}

@@ -319,8 +319,8 @@ func NewProgram(c Config) (*Program, error) {
 	if p.endOf != EndOfDay && p.endOf != EndOfMonth && p.endOf != EndOfYear {
 		bad("expiry.end_of %q: want day, month or year", x.EndOf)
 	}
-	if x.Months < 0 || x.Months > 1200 {
-		bad("expiry.months %d: want 0..1200", x.Months)
+	if x.Months < 0 || x.Months > 600 {
+		bad("expiry.months %d: want 0..600", x.Months)
 	}
 	if x.NoticeDays < 0 || x.NoticeDays > 366 {
 		bad("expiry.notice_days %d: want 0..366", x.NoticeDays)
@@ -355,8 +355,8 @@ func NewProgram(c Config) (*Program, error) {
 	}
 
 	g := c.Growth
-	if g.PerYuan < 0 || g.PerOrder < 0 {
-		bad("growth.per_yuan and growth.per_order must not be negative")
+	if g.PerYuan < 0 || g.PerYuan > 10000 || g.PerOrder < 0 || g.PerOrder > 1e9 {
+		bad("growth.per_yuan (0..10000) or growth.per_order (0..10^9) out of range")
 	}
 	p.window = g.Window
 	if p.window == "" {
@@ -506,6 +506,9 @@ func lineCol(data []byte, off int64) (int, int) {
 func (p *Program) Config() Config {
 	c := p.cfg
 	c.Location = p.loc
+	if c.TimeZone == "" {
+		c.TimeZone = p.loc.String()
+	}
 	c.Expiry.EndOf = p.endOf
 	c.Growth.Window = p.window
 	c.Growth.Downgrade = p.downgrade

@@ -60,6 +60,7 @@ type cardPeriod struct {
 // operation on them.
 type account struct {
 	Member    uint32
+	Version   uint64 // operations recorded so far
 	Seq       uint64 // entries written so far
 	Lots      []lot  // Lots[i].ID == i+1
 	Debt      int64
@@ -72,18 +73,11 @@ type account struct {
 	Bonus     int64
 }
 
-func (a *account) clone() *account {
-	c := *a
-	c.Lots = slices.Clone(a.Lots)
-	c.Growth = slices.Clone(a.Growth)
-	c.Cards = slices.Clone(a.Cards)
-	return &c
-}
-
 func (a *account) encode() []byte {
 	w := wbuf{b: make([]byte, 0, 64+48*len(a.Lots)+8*len(a.Growth))}
 	w.byte(tagAccount)
 	w.uint(uint64(a.Member))
+	w.uint(a.Version)
 	w.uint(a.Seq)
 	w.uint(uint64(len(a.Lots)))
 	for i := range a.Lots {
@@ -135,6 +129,7 @@ func decodeAccount(b []byte) (*account, error) {
 	a := &account{}
 	r.tag(tagAccount, "account")
 	a.Member = r.uint32()
+	a.Version = r.uint()
 	a.Seq = r.uint()
 	if n := r.count(); n > 0 {
 		a.Lots = make([]lot, n)
