@@ -2,7 +2,6 @@ package loyalty
 
 import (
 	"math/bits"
-	"slices"
 	"time"
 )
 
