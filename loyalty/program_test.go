@@ -46,10 +46,10 @@ func TestProgramValidation(t *testing.T) {
 		TimeZone: "Mars/Olympus",
 		Earning: EarningRules{PointsPerYuan: -1, PendingDays: 400,
 			Campaigns: []Campaign{{Name: "bad", From: "2025-06-19", To: "2025-06-01", Multiplier: 20000}, {From: "yesterday", To: "2025-01-01"}}},
-		Expiry: ExpiryPolicy{EndOf: "week"},
-		Tiers:  []Tier{{Name: "silver", Threshold: 5}, {Name: "gold", Threshold: 5}, {Name: "gold", Threshold: 9}},
-		Growth: GrowthRules{Window: "fortnight", Downgrade: "two_tiers"},
-		Cards:  []CardProduct{{ID: "plus", Fee: -1, Months: 0}, {ID: "plus", Months: 1}},
+		Expiry:      ExpiryPolicy{EndOf: "week"},
+		Tiers:       []Tier{{Name: "silver", Threshold: 5}, {Name: "gold", Threshold: 5}, {Name: "gold", Threshold: 9}},
+		Growth:      GrowthRules{Window: "fortnight", Downgrade: "two_tiers"},
+		Cards:       []CardProduct{{ID: "plus", Fee: -1, Months: 0}, {ID: "plus", Months: 1}},
 		StoredValue: StoredValueRules{SpendOrder: "random", Bonuses: []TopUpBonus{{Min: 0, Bonus: 5}}},
 	}
 	_, err := NewProgram(c)

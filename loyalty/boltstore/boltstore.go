@@ -37,6 +37,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/cdpkit/cdpkit/loyalty"
 )
@@ -135,6 +136,22 @@ func Open(path string, o *Options) (*Store, error) {
 	return s, nil
 }
 
+// view runs a read transaction, reporting a closed store as
+// loyalty.ErrClosed.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return loyalty.ErrClosed
+	}
+	err := s.db.View(fn)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return loyalty.ErrClosed
+	}
+	return err
+}
+
 // Path returns the file's path.
 func (s *Store) Path() string { return s.db.Path() }
 
@@ -161,7 +178,7 @@ func clone(b []byte) []byte {
 // Load implements loyalty.Store.
 func (s *Store) Load(ctx context.Context, member uint32, tx, doc string) (loyalty.Loaded, error) {
 	var l loyalty.Loaded
-	err := s.db.View(func(btx *bolt.Tx) error {
+	err := s.view(func(btx *bolt.Tx) error {
 		if tx != "" {
 			l.Tx = clone(btx.Bucket(bucketTx).Get([]byte(tx)))
 		}
@@ -178,7 +195,7 @@ func (s *Store) Load(ctx context.Context, member uint32, tx, doc string) (loyalt
 // Tx implements loyalty.Store.
 func (s *Store) Tx(ctx context.Context, tx string) ([]byte, error) {
 	var v []byte
-	err := s.db.View(func(btx *bolt.Tx) error {
+	err := s.view(func(btx *bolt.Tx) error {
 		v = clone(btx.Bucket(bucketTx).Get([]byte(tx)))
 		return nil
 	})
@@ -307,7 +324,7 @@ func (s *Store) Entries(ctx context.Context, member uint32, from uint64) iter.Se
 				return
 			}
 			var chunk [][]byte
-			err := s.db.View(func(tx *bolt.Tx) error {
+			err := s.view(func(tx *bolt.Tx) error {
 				c := tx.Bucket(bucketM).Cursor()
 				prefix := memberKey(member, 'e', nil)
 				for k, v := c.Seek(entryKey(member, next)); k != nil && bytes.HasPrefix(k, prefix) && len(chunk) < readChunk; k, v = c.Next() {
@@ -345,7 +362,7 @@ func (s *Store) Accounts(ctx context.Context) iter.Seq2[loyalty.MemberRecord, er
 				return
 			}
 			var chunk []loyalty.MemberRecord
-			err := s.db.View(func(tx *bolt.Tx) error {
+			err := s.view(func(tx *bolt.Tx) error {
 				c := tx.Bucket(bucketM).Cursor()
 				// Seek member by member: a member's account key sorts
 				// before its documents and entries, which are skipped.
