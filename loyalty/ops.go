@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -516,10 +517,11 @@ func UnmarshalOp(data []byte) (Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	kind := OpKind(slices.Index(opNames[:], name))
-	if name == "" || kind <= 0 {
-		return nil, fmt.Errorf("unknown op %q (want one of %v)", name, opNames[1:])
+	i := slices.Index(opNames[:], name)
+	if i <= 0 {
+		return nil, fmt.Errorf("unknown op %q (want one of %s)", name, strings.Join(opNames[1:], ", "))
 	}
+	kind := OpKind(i)
 	switch kind {
 	case OpOrder:
 		return decodeStrict[Order](rest)
