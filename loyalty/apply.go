@@ -758,7 +758,7 @@ func totals(p *Program, a *account, at time.Time) Totals {
 	return t
 }
 
-// describe is a one-line summary of an entry for people.
+// String is a one-line summary of the entry for people.
 func (e Entry) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#%d %s %s", e.Seq, e.Kind, e.Tx)

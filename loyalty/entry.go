@@ -61,6 +61,7 @@ var entryNames = [...]string{"", "earn", "mature", "redeem", "restore", "reverse
 	"debt", "repay", "growth", "tier", "card_fee", "savings", "guarantee", "card_cancel",
 	"top_up", "spend", "spend_refund", "withdraw"}
 
+// String returns the kind's name ("earn", "redeem"…).
 func (k EntryKind) String() string {
 	if k > 0 && k < entryKinds {
 		return entryNames[k]
@@ -181,6 +182,7 @@ const (
 
 var eventNames = [...]string{"", "tier_changed", "points_expiring_soon", "card_guarantee_due"}
 
+// String returns the kind's name ("tier_changed"…).
 func (k EventKind) String() string {
 	if k > 0 && k < eventKinds {
 		return eventNames[k]

@@ -55,10 +55,12 @@ type OpError struct {
 	Err    error
 }
 
+// Error describes the operation and what was wrong with it.
 func (e *OpError) Error() string {
 	return fmt.Sprintf("%s tx %q member %d: %s: %v", e.Op, e.Tx, e.Member, e.Msg, e.Err)
 }
 
+// Unwrap returns the sentinel or typed error underneath.
 func (e *OpError) Unwrap() error { return e.Err }
 
 // ConflictError reports a transaction ID reused with different content.
@@ -69,10 +71,12 @@ type ConflictError struct {
 	Op     OpKind
 }
 
+// Error names the transaction and what it was first recorded as.
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("tx %q (recorded as %s for member %d): %v", e.Tx, e.Op, e.Member, ErrConflict)
 }
 
+// Unwrap returns ErrConflict.
 func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // InsufficientError reports a spend larger than the balance. Err is
@@ -84,8 +88,10 @@ type InsufficientError struct {
 	Err       error
 }
 
+// Error gives the amounts asked for and available.
 func (e *InsufficientError) Error() string {
 	return fmt.Sprintf("member %d: requested %d, available %d: %v", e.Member, e.Requested, e.Available, e.Err)
 }
 
+// Unwrap returns ErrInsufficientPoints or ErrInsufficientFunds.
 func (e *InsufficientError) Unwrap() error { return e.Err }

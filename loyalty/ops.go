@@ -38,6 +38,7 @@ const (
 var opNames = [...]string{"", "order", "refund", "redeem", "reverse", "adjust", "settle", "evaluate",
 	"buy_card", "renew_card", "cancel_card", "top_up", "spend", "refund_spend", "withdraw"}
 
+// String returns the kind's name as used in JSON ("order", "buy_card"…).
 func (k OpKind) String() string {
 	if k > 0 && k < opKinds {
 		return opNames[k]
@@ -236,33 +237,83 @@ var (
 	_ Op = Withdraw{}
 )
 
-func (o Order) Kind() OpKind       { return OpOrder }
-func (o Refund) Kind() OpKind      { return OpRefund }
-func (o Redeem) Kind() OpKind      { return OpRedeem }
-func (o Reverse) Kind() OpKind     { return OpReverse }
-func (o Adjust) Kind() OpKind      { return OpAdjust }
-func (o Settle) Kind() OpKind      { return OpSettle }
-func (o Evaluate) Kind() OpKind    { return OpEvaluate }
-func (o BuyCard) Kind() OpKind     { return OpBuyCard }
-func (o RenewCard) Kind() OpKind   { return OpRenewCard }
-func (o CancelCard) Kind() OpKind  { return OpCancelCard }
-func (o TopUp) Kind() OpKind       { return OpTopUp }
-func (o Spend) Kind() OpKind       { return OpSpend }
-func (o RefundSpend) Kind() OpKind { return OpRefundSpend }
-func (o Withdraw) Kind() OpKind    { return OpWithdraw }
+// Kind returns OpOrder.
+func (o Order) Kind() OpKind { return OpOrder }
 
-func (o Order) TxID() string       { return o.Tx }
-func (o Refund) TxID() string      { return o.Tx }
-func (o Redeem) TxID() string      { return o.Tx }
-func (o Reverse) TxID() string     { return o.Tx }
-func (o Adjust) TxID() string      { return o.Tx }
-func (o BuyCard) TxID() string     { return o.Tx }
-func (o RenewCard) TxID() string   { return o.Tx }
-func (o CancelCard) TxID() string  { return o.Tx }
-func (o TopUp) TxID() string       { return o.Tx }
-func (o Spend) TxID() string       { return o.Tx }
+// Kind returns OpRefund.
+func (o Refund) Kind() OpKind { return OpRefund }
+
+// Kind returns OpRedeem.
+func (o Redeem) Kind() OpKind { return OpRedeem }
+
+// Kind returns OpReverse.
+func (o Reverse) Kind() OpKind { return OpReverse }
+
+// Kind returns OpAdjust.
+func (o Adjust) Kind() OpKind { return OpAdjust }
+
+// Kind returns OpSettle.
+func (o Settle) Kind() OpKind { return OpSettle }
+
+// Kind returns OpEvaluate.
+func (o Evaluate) Kind() OpKind { return OpEvaluate }
+
+// Kind returns OpBuyCard.
+func (o BuyCard) Kind() OpKind { return OpBuyCard }
+
+// Kind returns OpRenewCard.
+func (o RenewCard) Kind() OpKind { return OpRenewCard }
+
+// Kind returns OpCancelCard.
+func (o CancelCard) Kind() OpKind { return OpCancelCard }
+
+// Kind returns OpTopUp.
+func (o TopUp) Kind() OpKind { return OpTopUp }
+
+// Kind returns OpSpend.
+func (o Spend) Kind() OpKind { return OpSpend }
+
+// Kind returns OpRefundSpend.
+func (o RefundSpend) Kind() OpKind { return OpRefundSpend }
+
+// Kind returns OpWithdraw.
+func (o Withdraw) Kind() OpKind { return OpWithdraw }
+
+// TxID returns the transaction ID.
+func (o Order) TxID() string { return o.Tx }
+
+// TxID returns the transaction ID.
+func (o Refund) TxID() string { return o.Tx }
+
+// TxID returns the transaction ID.
+func (o Redeem) TxID() string { return o.Tx }
+
+// TxID returns the transaction ID.
+func (o Reverse) TxID() string { return o.Tx }
+
+// TxID returns the transaction ID.
+func (o Adjust) TxID() string { return o.Tx }
+
+// TxID returns the transaction ID.
+func (o BuyCard) TxID() string { return o.Tx }
+
+// TxID returns the transaction ID.
+func (o RenewCard) TxID() string { return o.Tx }
+
+// TxID returns the transaction ID.
+func (o CancelCard) TxID() string { return o.Tx }
+
+// TxID returns the transaction ID.
+func (o TopUp) TxID() string { return o.Tx }
+
+// TxID returns the transaction ID.
+func (o Spend) TxID() string { return o.Tx }
+
+// TxID returns the transaction ID.
 func (o RefundSpend) TxID() string { return o.Tx }
-func (o Withdraw) TxID() string    { return o.Tx }
+
+// TxID returns the transaction ID.
+func (o Withdraw) TxID() string { return o.Tx }
 
 // TxID returns Tx, or "settle/<member>/<At in UTC>" when it is empty.
 func (o Settle) TxID() string { return derivedTx("settle", o.Tx, o.Member, o.At) }
@@ -277,35 +328,89 @@ func derivedTx(kind, tx string, m uint32, at time.Time) string {
 	return kind + "/" + strconv.FormatUint(uint64(m), 10) + "/" + at.UTC().Format(time.RFC3339Nano)
 }
 
-func (o Order) MemberID() uint32       { return o.Member }
-func (o Refund) MemberID() uint32      { return o.Member }
-func (o Redeem) MemberID() uint32      { return o.Member }
-func (o Reverse) MemberID() uint32     { return o.Member }
-func (o Adjust) MemberID() uint32      { return o.Member }
-func (o Settle) MemberID() uint32      { return o.Member }
-func (o Evaluate) MemberID() uint32    { return o.Member }
-func (o BuyCard) MemberID() uint32     { return o.Member }
-func (o RenewCard) MemberID() uint32   { return o.Member }
-func (o CancelCard) MemberID() uint32  { return o.Member }
-func (o TopUp) MemberID() uint32       { return o.Member }
-func (o Spend) MemberID() uint32       { return o.Member }
-func (o RefundSpend) MemberID() uint32 { return o.Member }
-func (o Withdraw) MemberID() uint32    { return o.Member }
+// MemberID returns the member.
+func (o Order) MemberID() uint32 { return o.Member }
 
-func (o Order) Time() time.Time       { return o.At }
-func (o Refund) Time() time.Time      { return o.At }
-func (o Redeem) Time() time.Time      { return o.At }
-func (o Reverse) Time() time.Time     { return o.At }
-func (o Adjust) Time() time.Time      { return o.At }
-func (o Settle) Time() time.Time      { return o.At }
-func (o Evaluate) Time() time.Time    { return o.At }
-func (o BuyCard) Time() time.Time     { return o.At }
-func (o RenewCard) Time() time.Time   { return o.At }
-func (o CancelCard) Time() time.Time  { return o.At }
-func (o TopUp) Time() time.Time       { return o.At }
-func (o Spend) Time() time.Time       { return o.At }
+// MemberID returns the member.
+func (o Refund) MemberID() uint32 { return o.Member }
+
+// MemberID returns the member.
+func (o Redeem) MemberID() uint32 { return o.Member }
+
+// MemberID returns the member.
+func (o Reverse) MemberID() uint32 { return o.Member }
+
+// MemberID returns the member.
+func (o Adjust) MemberID() uint32 { return o.Member }
+
+// MemberID returns the member.
+func (o Settle) MemberID() uint32 { return o.Member }
+
+// MemberID returns the member.
+func (o Evaluate) MemberID() uint32 { return o.Member }
+
+// MemberID returns the member.
+func (o BuyCard) MemberID() uint32 { return o.Member }
+
+// MemberID returns the member.
+func (o RenewCard) MemberID() uint32 { return o.Member }
+
+// MemberID returns the member.
+func (o CancelCard) MemberID() uint32 { return o.Member }
+
+// MemberID returns the member.
+func (o TopUp) MemberID() uint32 { return o.Member }
+
+// MemberID returns the member.
+func (o Spend) MemberID() uint32 { return o.Member }
+
+// MemberID returns the member.
+func (o RefundSpend) MemberID() uint32 { return o.Member }
+
+// MemberID returns the member.
+func (o Withdraw) MemberID() uint32 { return o.Member }
+
+// Time returns the business time.
+func (o Order) Time() time.Time { return o.At }
+
+// Time returns the business time.
+func (o Refund) Time() time.Time { return o.At }
+
+// Time returns the business time.
+func (o Redeem) Time() time.Time { return o.At }
+
+// Time returns the business time.
+func (o Reverse) Time() time.Time { return o.At }
+
+// Time returns the business time.
+func (o Adjust) Time() time.Time { return o.At }
+
+// Time returns the business time.
+func (o Settle) Time() time.Time { return o.At }
+
+// Time returns the business time.
+func (o Evaluate) Time() time.Time { return o.At }
+
+// Time returns the business time.
+func (o BuyCard) Time() time.Time { return o.At }
+
+// Time returns the business time.
+func (o RenewCard) Time() time.Time { return o.At }
+
+// Time returns the business time.
+func (o CancelCard) Time() time.Time { return o.At }
+
+// Time returns the business time.
+func (o TopUp) Time() time.Time { return o.At }
+
+// Time returns the business time.
+func (o Spend) Time() time.Time { return o.At }
+
+// Time returns the business time.
 func (o RefundSpend) Time() time.Time { return o.At }
-func (o Withdraw) Time() time.Time    { return o.At }
+
+// Time returns the business time.
+func (o Withdraw) Time() time.Time { return o.At }
 
 // Document keys: orders by order ID, redemptions and spends by their own
 // transaction ID.

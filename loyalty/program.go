@@ -179,6 +179,7 @@ func ParseMultiplier(s string) (Multiplier, error) {
 	return Multiplier(w*bp + f), nil
 }
 
+// String writes the multiplier as a decimal without trailing zeros.
 func (m Multiplier) String() string {
 	s := fmt.Sprintf("%d.%04d", int64(m)/bp, int64(m)%bp)
 	s = strings.TrimRight(s, "0")
@@ -211,6 +212,7 @@ type ProgramError struct {
 	Problems []string
 }
 
+// Error lists the problems.
 func (e *ProgramError) Error() string {
 	return "invalid loyalty programme: " + strings.Join(e.Problems, "; ")
 }

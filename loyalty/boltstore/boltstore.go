@@ -226,6 +226,7 @@ func (s *Store) Commit(ctx context.Context, c *loyalty.Commit) error {
 // sequence number): the rest of its batch goes ahead.
 type errSkip struct{ err error }
 
+// Error returns the refusal.
 func (e errSkip) Error() string { return e.err.Error() }
 
 func (s *Store) commitLoop() {
