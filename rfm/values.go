@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -180,6 +181,32 @@ func parallel(n int, fn func(lo, hi int)) {
 	for i := range k {
 		lo, hi := n*i/k, n*(i+1)/k
 		wg.Go(func() { fn(lo, hi) })
+	}
+	wg.Wait()
+}
+
+// eachTask runs fn(0..n-1) on up to GOMAXPROCS workers that take tasks in
+// turn, for coarse tasks of uneven cost.
+func eachTask(n int, fn func(i int)) {
+	k := min(runtime.GOMAXPROCS(0), n)
+	if k <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range k {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
 	}
 	wg.Wait()
 }
