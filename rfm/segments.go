@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 )
 
@@ -281,7 +282,7 @@ func (s *Summaries) Classes(f Frequency, mon Monetary) *Segments {
 		sf = sf.add(int128Of(freq[i]))
 		sm = sm.add(int128Of(money[i]))
 	}
-	sg := &Segments{Names: classNames[:], Of: make([]uint8, len(rec))}
+	sg := &Segments{Names: slices.Clone(classNames[:]), Of: make([]uint8, len(rec))}
 	if n == 0 {
 		return sg
 	}
