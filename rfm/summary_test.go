@@ -178,7 +178,7 @@ type naiveSummary struct {
 // compares with a map-based reference.
 func TestSummariesAgainstNaive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	const members = 140_000 // three blocks, so AddBatch runs in parallel
+	const members = 140_000           // three blocks, so AddBatch runs in parallel
 	asOf := day(2025, 1, 2, shanghai) // after every transaction
 	cfg := Config{Location: shanghai, AsOf: asOf, From: day(2024, 1, 1, shanghai)}
 	a, err := New(members, cfg)
