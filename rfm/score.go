@@ -133,11 +133,17 @@ func ntileStarts(n, bins int) []int {
 	return starts
 }
 
+// tableSpan is the widest value range binned through a lookup table
+// (recency in days, frequency) instead of a search per member.
+const tableSpan = 1 << 20
+
 func binQuantiles(keys []int64, bins int, method Method, out []uint8) {
 	n := 0
+	lo, hi := int64(maxInt64), int64(minInt64)
 	for _, v := range keys {
 		if v != NoValue {
 			n++
+			lo, hi = min(lo, v), max(hi, v)
 		}
 	}
 	if n == 0 {
@@ -152,6 +158,8 @@ func binQuantiles(keys []int64, bins int, method Method, out []uint8) {
 			inside = append(inside, s)
 		}
 	}
+	var cuts, vals []int64 // value quantiles: cut values; rank: opener values
+	var ids []uint32       // rank: opener member IDs
 	if method == ValueQuantiles {
 		// A member is in bin k+1 or above when its value is greater than the
 		// value ranked just before bin k+1 starts: then every member before
@@ -160,75 +168,111 @@ func binQuantiles(keys []int64, bins int, method Method, out []uint8) {
 		for i, s := range inside {
 			pos[i] = s - 1
 		}
-		cuts, _ := selectRanks(keys, pos)
-		parallel(len(keys), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
+		cuts, _ = selectRanks(keys, pos)
+	} else {
+		// RankQuantiles: find the (value, member) pair that opens each bin.
+		var less []int
+		vals, less = selectRanks(keys, inside)
+		ids = nthWithValue(keys, vals, less, inside)
+		cuts = vals
+	}
+	// base(v) = 1 + number of cuts strictly below v. For ranks, a member
+	// whose value equals an opener's also passes the openers of that value
+	// with an ID at most its own.
+	if uint64(hi)-uint64(lo) < tableSpan {
+		tab := make([]uint16, uint64(hi)-uint64(lo)+1)
+		j := 0
+		for i := range tab {
+			v := lo + int64(i)
+			for j < len(cuts) && cuts[j] < v {
+				j++
+			}
+			tab[i] = uint16(1 + j)
+			if ids != nil && j < len(cuts) && cuts[j] == v {
+				tab[i] |= 1 << 8
+			}
+		}
+		parallel(len(keys), func(a, b int) {
+			for i := a; i < b; i++ {
 				v := keys[i]
 				if v == NoValue {
 					continue
 				}
-				// number of cuts strictly below v
-				j, _ := slices.BinarySearch(cuts, v)
-				out[i] = uint8(1 + j)
+				t := tab[v-lo]
+				bin := int(t & 0xff)
+				if t>>8 != 0 {
+					bin += openersAtOrBefore(vals, ids, bin-1, v, uint32(i))
+				}
+				out[i] = uint8(bin)
 			}
 		})
 		return
 	}
-	// RankQuantiles: find the (value, member) pair that opens each bin.
-	vals, less := selectRanks(keys, inside)
-	ids := nthWithValue(keys, vals, less, inside)
-	parallel(len(keys), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
+	parallel(len(keys), func(a, b int) {
+		for i := a; i < b; i++ {
 			v := keys[i]
 			if v == NoValue {
 				continue
 			}
-			// number of bin openers at or before (v, i)
-			j, _ := slices.BinarySearchFunc(vals, v, func(c, t int64) int {
-				if c < t {
-					return -1
-				}
-				return 1
-			})
-			// vals[:j] < v; the openers with value == v count when their
-			// member ID is at most i.
-			for j < len(vals) && vals[j] == v && ids[j] <= uint32(i) {
-				j++
+			j, _ := slices.BinarySearch(cuts, v) // cuts strictly below v
+			if ids != nil {
+				j += openersAtOrBefore(vals, ids, j, v, uint32(i))
 			}
 			out[i] = uint8(1 + j)
 		}
 	})
 }
 
+// openersAtOrBefore counts the bin openers from index j on that have
+// value v and a member ID at most id.
+func openersAtOrBefore(vals []int64, ids []uint32, j int, v int64, id uint32) int {
+	c := 0
+	for ; j < len(vals) && vals[j] == v && ids[j] <= id; j++ {
+		c++
+	}
+	return c
+}
+
 // nthWithValue returns, for each boundary k, the member ID ranked at
 // positions[k]: the (positions[k]-less[k])-th member, in ID order, whose
-// key equals vals[k].
+// key equals vals[k]. Chunks of members count the target values in
+// parallel; then only the chunk holding each wanted member is scanned.
 func nthWithValue(keys, vals []int64, less, positions []int) []uint32 {
 	ids := make([]uint32, len(vals))
-	need := make([]int, len(vals))
-	for k := range vals {
-		need[k] = positions[k] - less[k]
+	if len(vals) == 0 {
+		return ids
 	}
-	left := len(vals)
-	seen := map[int64]int{}
-	for i, v := range keys {
-		if left == 0 {
-			break
+	targets := slices.Compact(slices.Clone(vals)) // distinct, ascending
+	const chunk = 1 << 16
+	chunks := (len(keys) + chunk - 1) / chunk
+	counts := make([][]int, chunks) // per chunk, per target
+	eachTask(chunks, func(c int) {
+		cnt := make([]int, len(targets))
+		tmin, tmax := targets[0], targets[len(targets)-1]
+		for _, v := range keys[c*chunk : min((c+1)*chunk, len(keys))] {
+			if v < tmin || v > tmax || v == NoValue {
+				continue
+			}
+			if t, ok := slices.BinarySearch(targets, v); ok {
+				cnt[t]++
+			}
 		}
-		if v == NoValue {
-			continue
+		counts[c] = cnt
+	})
+	for k, v := range vals {
+		t, _ := slices.BinarySearch(targets, v)
+		need := positions[k] - less[k] // 0-based among members with value v
+		c := 0
+		for ; c < chunks && need >= counts[c][t]; c++ {
+			need -= counts[c][t]
 		}
-		k, found := slices.BinarySearch(vals, v)
-		if !found {
-			continue
-		}
-		c := seen[v]
-		seen[v] = c + 1
-		// vals is non-decreasing: several boundaries may share a value.
-		for ; k < len(vals) && vals[k] == v; k++ {
-			if need[k] == c {
-				ids[k] = uint32(i)
-				left--
+		for i := c * chunk; i < min((c+1)*chunk, len(keys)); i++ {
+			if keys[i] == v {
+				if need == 0 {
+					ids[k] = uint32(i)
+					break
+				}
+				need--
 			}
 		}
 	}
