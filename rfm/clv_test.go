@@ -280,3 +280,20 @@ func TestHistoriesFromSummaries(t *testing.T) {
 	assert.Equal(t, Customer{X: 2, TX: 3, T: 4, Spend: 4}, h.Customer(0))
 	assert.Equal(t, []uint32{0}, h.Member)
 }
+
+func TestCollapsePackedEqualsMap(t *testing.T) {
+	h := simulateBGNBD(21, BGNBD{R: 0.5, Alpha: 4, A: 0.8, B: 2.5}, 20_000)
+	packed, ok := collapsePacked(h)
+	require.True(t, ok, "whole days pack")
+	assert.Equal(t, collapseMap(h), packed)
+	// A time that is not a whole day falls back to the map.
+	h.TX[0], h.T[0] = 0, 1.0/3
+	h.X[0] = 0
+	_, ok = collapsePacked(h)
+	assert.False(t, ok)
+	assert.Equal(t, collapseMap(h), collapseRF(h))
+	keys := []uint64{5, 1 << 40, 3, 1<<63 + 7, 3, 0}
+	radixSort(keys)
+	assert.Equal(t, []uint64{0, 3, 3, 5, 1 << 40, 1<<63 + 7}, keys)
+	radixSort(nil)
+}

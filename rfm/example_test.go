@@ -29,7 +29,7 @@ func Example() {
 		buy(0, time.Month(1+m), 28, 300) // monthly, still buying
 	}
 	buy(1, 1, 5, 80)
-	buy(1, 2, 5, 80) // bought twice, long ago
+	buy(1, 2, 5, 80)  // bought twice, long ago
 	buy(2, 6, 29, 50) // new
 	buy(3, 3, 1, 1200)
 	buy(3, 4, 1, 900)
@@ -48,7 +48,7 @@ func Example() {
 	// member 1: recency 146 orders 2 spend 160.00  RFM 122 Hibernating
 	// member 2: recency   1 orders 1 spend  50.00  RFM 411 Promising
 	// member 3: recency  60 orders 3 spend 2800.00  RFM 234 At Risk
-	// member 4: recency  -1 orders 0 spend   0.00  RFM     
+	// member 4: recency  -1 orders 0 spend   0.00  RFM
 }
 
 // Fit BG/NBD and Gamma-Gamma on the CDNOW sample, as Fader, Hardie & Lee
