@@ -28,7 +28,9 @@
 // A [Model] predicts P(alive), expected purchases and spend, and
 // discounted CLV. [Summaries.Repurchase] estimates next purchase dates
 // per member and per member × category (days-supply first), with due and
-// overdue member sets and a lapse-risk signal.
+// overdue member sets and a lapse-risk signal. [Load] writes values,
+// scores, segment names (enum fields) and due flags (tags) into a
+// segment.Index in one transaction.
 //
 // Concurrency: Summaries takes one writer at a time (or one per Writer
 // range); reads may run concurrently with each other but not with writes.
