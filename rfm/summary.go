@@ -95,8 +95,8 @@ const blockBits = 16
 // 0..Len()-1 in column arrays (about 56 bytes per member with two
 // channels, plus 24 bytes per member × category seen in line items).
 //
-// Concurrency: Add and AddBatch must not run concurrently with each other
-// or with reads. Writers from Writers may run concurrently with each other
+// Concurrency: the writes (Add, AddBatch, Merge, Remove, Grow, Advance)
+// must not run concurrently with each other or with reads. Writers from Writers may run concurrently with each other
 // (they cover disjoint member ranges) but not with Add, AddBatch or reads.
 // Reads (Member, Score, Segment, CLV data, repurchase) may run concurrently
 // with each other.

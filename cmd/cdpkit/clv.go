@@ -259,11 +259,11 @@ func writePredictions(w io.Writer, asJSON bool, d *txData, h *rfm.Histories, pre
 		enc := json.NewEncoder(w)
 		for i, p := range preds {
 			obj := struct {
-				Member            string  `json:"member"`
-				PAlive            float64 `json:"p_alive"`
-				ExpectedPurchases float64 `json:"expected_purchases"`
-				ExpectedSpend     float64 `json:"expected_spend"`
-				CLV               float64 `json:"clv"`
+				Member            string   `json:"member"`
+				PAlive            float64  `json:"p_alive"`
+				ExpectedPurchases float64  `json:"expected_purchases"`
+				ExpectedSpend     *float64 `json:"expected_spend"`
+				CLV               *float64 `json:"clv"`
 			}{d.ids[h.Member[i]], p.PAlive, p.ExpectedPurchases, finite(p.ExpectedSpend), finite(p.CLV)}
 			if err := enc.Encode(obj); err != nil {
 				return err
@@ -275,9 +275,14 @@ func writePredictions(w io.Writer, asJSON bool, d *txData, h *rfm.Histories, pre
 	if err := cw.Write([]string{"member", "p_alive", "expected_purchases", "expected_spend", "clv"}); err != nil {
 		return err
 	}
-	ff := func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
+	ff := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*v, 'f', 6, 64)
+	}
 	for i, p := range preds {
-		if err := cw.Write([]string{d.ids[h.Member[i]], ff(p.PAlive), ff(p.ExpectedPurchases), ff(finite(p.ExpectedSpend)), ff(finite(p.CLV))}); err != nil {
+		if err := cw.Write([]string{d.ids[h.Member[i]], ff(&p.PAlive), ff(&p.ExpectedPurchases), ff(finite(p.ExpectedSpend)), ff(finite(p.CLV))}); err != nil {
 			return err
 		}
 	}
@@ -285,11 +290,12 @@ func writePredictions(w io.Writer, asJSON bool, d *txData, h *rfm.Histories, pre
 	return cw.Error()
 }
 
-// finite maps the infinite mean spend of a Gamma-Gamma with q <= 1 to
-// NaN-free output: JSON has no infinity.
-func finite(v float64) float64 {
+// finite returns v, or nil (an empty CSV field, JSON null) for the
+// infinite mean spend of a Gamma-Gamma fit with q <= 1, which has no
+// finite expectation.
+func finite(v float64) *float64 {
 	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return -1
+		return nil
 	}
-	return v
+	return &v
 }
