@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cdpkit/cdpkit/rfm"
 )
 
 // cdnowArgs read CDNOW_sample.txt (master_id sample_id yyyymmdd cds
@@ -146,4 +149,16 @@ func FuzzReadTransactions(f *testing.F) {
 			require.NoError(t, err)
 		}
 	})
+}
+
+func TestPredictionsWithoutFiniteSpend(t *testing.T) {
+	d := &txData{ids: []string{"m1"}}
+	h := &rfm.Histories{Member: []uint32{0}, X: []int32{1}, TX: []float64{1}, T: []float64{2}}
+	preds := []rfm.Prediction{{PAlive: 0.5, ExpectedPurchases: 1, ExpectedSpend: math.Inf(1), CLV: math.Inf(1)}}
+	var b bytes.Buffer
+	require.NoError(t, writePredictions(&b, false, d, h, preds))
+	assert.Equal(t, "member,p_alive,expected_purchases,expected_spend,clv\nm1,0.500000,1.000000,,\n", b.String())
+	b.Reset()
+	require.NoError(t, writePredictions(&b, true, d, h, preds))
+	assert.JSONEq(t, `{"member":"m1","p_alive":0.5,"expected_purchases":1,"expected_spend":null,"clv":null}`, b.String())
 }
