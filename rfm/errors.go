@@ -42,6 +42,7 @@ type TxError struct {
 	Err    error  // one of the sentinel errors above, possibly wrapped
 }
 
+// Error says which row and member, and why.
 func (e *TxError) Error() string {
 	if e.Row < 0 {
 		return fmt.Sprintf("member %d: %v", e.Member, e.Err)
@@ -49,6 +50,7 @@ func (e *TxError) Error() string {
 	return fmt.Sprintf("row %d: member %d: %v", e.Row, e.Member, e.Err)
 }
 
+// Unwrap returns the sentinel error, for errors.Is.
 func (e *TxError) Unwrap() error { return e.Err }
 
 // maxKeptErrors bounds the rows a BatchError keeps: a file of bad rows
@@ -62,6 +64,7 @@ type BatchError struct {
 	Count int        // how many rows were rejected in all
 }
 
+// Error gives the count and the first rejected row.
 func (e *BatchError) Error() string {
 	if len(e.Rows) == 0 {
 		return fmt.Sprintf("%d rows rejected", e.Count)

@@ -31,6 +31,7 @@ const (
 	Thresholds
 )
 
+// String returns the method's name as the command line spells it.
 func (m Method) String() string {
 	switch m {
 	case RankQuantiles:
