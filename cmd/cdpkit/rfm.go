@@ -21,7 +21,7 @@ func init() {
 		usage:   "[flags] FILE",
 		help: `
 Reads a transaction file (see README, "File formats") and writes one CSV
-row per member who bought in the window:
+row per member who bought in the window, in order of first appearance:
 
   member,first,last,recency,orders,days,monetary,r,f,m,rfm,segment,class
 
@@ -41,7 +41,7 @@ and skipped.`,
 			asOf := fs.String("as-of", "", "as-of day YYYY-MM-DD, included (default: the latest transaction's day)")
 			from := fs.String("from", "", "window start day YYYY-MM-DD (default: all history)")
 			bins := fs.Int("bins", 5, "number of score bins")
-			method := fs.String("method", "rank", "scoring: rank (NTILE, ties by member order), value (ties kept together) or thresholds")
+			method := fs.String("method", "rank", "scoring: rank (NTILE, ties by order of first appearance), value (ties kept together) or thresholds")
 			rth := fs.String("r-thresholds", "", "for --method thresholds: bins-1 ascending recency cut points in days, e.g. 30,90,180,365")
 			fth := fs.String("f-thresholds", "", "for --method thresholds: frequency cut points, e.g. 2,3,5,8")
 			mth := fs.String("m-thresholds", "", "for --method thresholds: monetary cut points in currency units, e.g. 100,300,800,2000")
