@@ -355,3 +355,24 @@ func TestMergeUnderLoad(t *testing.T) {
 	}
 	requireAudit(t, l)
 }
+
+// TestAuditCatchesHalfAMerge: a store that kept the survivor's side of a
+// merge but not the loser's (its account and entries as before) fails
+// the audit, though each account on its own adds up.
+func TestAuditCatchesHalfAMerge(t *testing.T) {
+	p, err := NewProgram(baseConfig())
+	require.NoError(t, err)
+	s := NewMemStore()
+	l := NewLedger(p, s, nil)
+	mustApply(t, l, order("a", 1, sh("2025-03-01"), "A", line("otc", 10000)))
+	mustApply(t, l, order("b", 2, sh("2025-03-01"), "B", line("otc", 20000)))
+	before := *s.accounts[2]
+	mustApply(t, l, Merge{Tx: "m", Member: 1, From: 2, At: sh("2025-03-02")})
+	requireAudit(t, l)
+
+	s.accounts[2].state, s.accounts[2].entries = before.state, before.entries
+	rep, err := l.Audit(context.Background())
+	require.NoError(t, err)
+	require.Len(t, rep.Problems, 1)
+	assert.Contains(t, rep.Problems[0], `member 1: merge tx "m": member 2 has 0 of its 2 entries from 1`)
+}

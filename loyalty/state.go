@@ -195,8 +195,10 @@ func decodeAccount(b []byte) (*account, error) {
 	if !legacy {
 		a.LotsIssued = r.uint32()
 	}
+	// One spare slot in Lots and Growth: most operations are orders, which
+	// add a lot and a growth day.
 	if n := r.count(); n > 0 {
-		a.Lots = make([]lot, n)
+		a.Lots = make([]lot, n, n+1)
 		for i := range a.Lots {
 			l := &a.Lots[i]
 			l.ID = r.uint32()
@@ -240,7 +242,7 @@ func decodeAccount(b []byte) (*account, error) {
 		a.GrowthFloor = day(r.int32())
 	}
 	if n := r.count(); n > 0 {
-		a.Growth = make([]growthDay, n)
+		a.Growth = make([]growthDay, n, n+1)
 		for i := range a.Growth {
 			a.Growth[i] = growthDay{Day: day(r.int32()), Value: r.int()}
 			if r.err == nil && (a.Growth[i].Day < a.GrowthFloor || i > 0 && a.Growth[i].Day <= a.Growth[i-1].Day) {
