@@ -857,8 +857,12 @@ func (e Entry) String() string {
 		fmt.Fprintf(&b, " %s→%s", cmp.Or(e.FromTier, "-"), e.ToTier)
 	}
 	add("amount", e.Amount)
+	add("savings", e.Savings)
 	add("principal", e.Principal)
 	add("bonus", e.Bonus)
+	if e.PeerLot != 0 {
+		fmt.Fprintf(&b, " earned=%d peer_lot=%d", e.Earned, e.PeerLot)
+	}
 	if e.Ref != "" {
 		fmt.Fprintf(&b, " ref=%s", e.Ref)
 	}
