@@ -134,41 +134,114 @@ func bsiFromColumn(tx uint64, values []int64, present *bitmap) *bsi {
 			maxMag = max(maxMag, magnitude(v))
 		}
 	}
-	depth := bits.Len64(maxMag)
 	nchunks := (len(values) + chunkSize - 1) / chunkSize
+	return bsiBuild(tx, nchunks, maxMag, func(k int, set func(x int, v int64)) {
+		base := k << chunkShift
+		vals := values[base:min(len(values), base+chunkSize)]
+		if present == nil {
+			for j, v := range vals {
+				set(j, v)
+			}
+			return
+		}
+		pc := present.chunk(k)
+		if pc == nil {
+			return
+		}
+		if pc.w == nil {
+			for _, j := range pc.arr {
+				set(int(j), vals[j])
+			}
+			return
+		}
+		for j, v := range vals {
+			if pc.w[j>>6]&(1<<(j&63)) != 0 {
+				set(j, v)
+			}
+		}
+	})
+}
+
+// bsiFromPairs builds a BSI owned by tx giving ids[i] the value values[i];
+// order lists the indexes sorted by ID, without duplicates.
+func bsiFromPairs(tx uint64, ids []uint32, values []int64, order []int) *bsi {
+	var maxMag uint64
+	for _, v := range values {
+		maxMag = max(maxMag, magnitude(v))
+	}
+	if len(order) == 0 {
+		return &bsi{tx: tx}
+	}
+	nchunks := int(ids[order[len(order)-1]]>>chunkShift) + 1
+	// starts[k] is the first position in order of chunk k.
+	starts := make([]int, nchunks+1)
+	for _, i := range order {
+		starts[ids[i]>>chunkShift+1]++
+	}
+	for k := range nchunks {
+		starts[k+1] += starts[k]
+	}
+	return bsiBuild(tx, nchunks, maxMag, func(k int, set func(x int, v int64)) {
+		for _, i := range order[starts[k]:starts[k+1]] {
+			set(int(ids[i]&(chunkSize-1)), values[i])
+		}
+	})
+}
+
+// bsiBuild builds a BSI of nchunks chunks whose magnitudes are at most
+// maxMag; fill(k, set) calls set for every member of chunk k that has a
+// value. Chunks are built in parallel, each in words then compressed.
+func bsiBuild(tx uint64, nchunks int, maxMag uint64, fill func(k int, set func(x int, v int64))) *bsi {
+	depth := bits.Len64(maxMag)
 	s := &bsi{tx: tx, planes: make([]*bitmap, depth)}
 	s.exist = &bitmap{tx: tx, c: make([]*container, nchunks)}
 	s.sign = &bitmap{tx: tx, c: make([]*container, nchunks)}
 	for i := range s.planes {
 		s.planes[i] = &bitmap{tx: tx, c: make([]*container, nchunks)}
 	}
+	type entry struct {
+		x int
+		v int64
+	}
 	parallelChunks(nchunks, func(lo, hi int) {
+		var es []entry
 		for k := lo; k < hi; k++ {
-			base := k << chunkShift
-			vals := values[base:min(len(values), base+chunkSize)]
+			es = es[:0]
+			fill(k, func(x int, v int64) { es = append(es, entry{x, v}) })
+			if len(es) == 0 {
+				continue
+			}
+			if len(es) <= arrayMax {
+				// Few values: arrays directly, no 8 KiB of words per plane.
+				arr := func(keep func(e entry) bool) *container {
+					var a []uint16
+					for _, e := range es {
+						if keep(e) {
+							a = append(a, uint16(e.x))
+						}
+					}
+					return containerFromSorted(tx, a)
+				}
+				s.exist.c[k] = arr(func(entry) bool { return true })
+				s.sign.c[k] = arr(func(e entry) bool { return e.v < 0 })
+				for i := range depth {
+					s.planes[i].c[k] = arr(func(e entry) bool { return magnitude(e.v)&(1<<i) != 0 })
+				}
+				continue
+			}
 			ew, sw := new(words), new(words)
 			pw := make([]*words, depth)
 			for i := range pw {
 				pw[i] = new(words)
 			}
-			pc := present.chunk(k)
-			if present == nil {
-				for j := range vals {
-					ew[j>>6] |= 1 << (j & 63)
+			for _, e := range es {
+				j, bit := e.x>>6, uint64(1)<<(e.x&63)
+				ew[j] |= bit
+				if e.v < 0 {
+					sw[j] |= bit
 				}
-			} else if pc != nil {
-				*ew = *pc.wordsOf(ew)
-			}
-			for j, v := range vals {
-				bit := uint64(1) << (j & 63)
-				if ew[j>>6]&bit == 0 {
-					continue
-				}
-				if v < 0 {
-					sw[j>>6] |= bit
-				}
-				for m := magnitude(v); m != 0; m &= m - 1 {
-					pw[bits.TrailingZeros64(m)][j>>6] |= bit
+				for m := magnitude(e.v); m != 0; m &= m - 1 {
+					pw[bits.TrailingZeros64(m)][j] |= bit
 				}
 			}
 			s.exist.c[k] = containerFromWords(tx, ew, popcount(ew))
@@ -186,6 +259,7 @@ func bsiFromColumn(tx uint64, values []int64, present *bitmap) *bsi {
 		}
 		b.trim()
 	}
+	s.trim()
 	return s
 }
 

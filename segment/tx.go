@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -409,22 +410,23 @@ func (tx *Tx) ReplaceInt(name string, ids []uint32, values []int64) error {
 	if _, err := tx.st.field(name, KindInt); err != nil {
 		return err
 	}
-	var maxID uint32
-	present := roaring.New()
-	for _, id := range ids {
-		if !present.CheckedAdd(id) {
-			return &MemberError{Field: name, Member: id, Err: fmt.Errorf("listed twice: %w", ErrInvalid)}
-		}
-		maxID = max(maxID, id)
+	order := make([]int, len(ids))
+	for i := range order {
+		order[i] = i
 	}
-	var col []int64
-	if len(ids) > 0 {
-		col = make([]int64, int(maxID)+1)
-		for i, id := range ids {
-			col[id] = values[i]
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
+	for i := 1; i < len(order); i++ {
+		if ids[order[i]] == ids[order[i-1]] {
+			return &MemberError{Field: name, Member: ids[order[i]], Err: fmt.Errorf("listed twice: %w", ErrInvalid)}
 		}
 	}
-	return tx.replaceIntColumn(name, col, bitmapFromRoaring(tx.id, present))
+	f, err := tx.fieldW(name, KindInt)
+	if err != nil {
+		return err
+	}
+	f.num = bsiFromPairs(tx.id, ids, values, order)
+	orInto(tx.id, &tx.st.members, f.num.exist)
+	return nil
 }
 
 // ReplaceIntColumn makes an int attribute hold a dense column: member i has
@@ -536,10 +538,8 @@ func (tx *Tx) AddMemberRange(lo, hi uint32) error {
 	if lo >= hi {
 		return nil
 	}
-	rb := roaring.New()
-	rb.AddRange(uint64(lo), uint64(hi))
 	tx.dirty = true
-	orInto(tx.id, &tx.st.members, bitmapFromRoaring(tx.id, rb))
+	orInto(tx.id, &tx.st.members, bitmapFromRange(tx.id, uint64(lo), uint64(hi)))
 	return nil
 }
 
