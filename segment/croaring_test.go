@@ -143,7 +143,9 @@ func TestCRoaringReadsExport(t *testing.T) {
 	assert.True(t, slicesEqual(expect, got), "expression export: %d members, want %d", len(got), len(expect))
 }
 
-func slicesEqual(a, b []uint32) bool { return len(a) == len(b) && (len(a) == 0 || bytes.Equal(u32bytes(a), u32bytes(b))) }
+func slicesEqual(a, b []uint32) bool {
+	return len(a) == len(b) && (len(a) == 0 || bytes.Equal(u32bytes(a), u32bytes(b)))
+}
 
 func u32bytes(x []uint32) []byte {
 	out := make([]byte, 0, 4*len(x))

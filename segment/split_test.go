@@ -15,10 +15,10 @@ func TestDiff(t *testing.T) {
 	}))
 	before := ix.View() // 0 (52000), 1 (100), 70000 (99999)
 	require.NoError(t, ix.Update(func(tx *Tx) error {
-		require.NoError(t, tx.SetInt("spend", 1, 99)) // exits
-		require.NoError(t, tx.SetInt("spend", 4, 500)) // enters
+		require.NoError(t, tx.SetInt("spend", 1, 99))        // exits
+		require.NoError(t, tx.SetInt("spend", 4, 500))       // enters
 		require.NoError(t, tx.SetInt("spend", 200000, 1000)) // new member, enters
-		return tx.RemoveMember(70000) // exits
+		return tx.RemoveMember(70000)                        // exits
 	}))
 	entered, exited, err := Diff(before, ix.View(), Ref("big_spenders"))
 	require.NoError(t, err)
