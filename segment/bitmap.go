@@ -216,7 +216,7 @@ func bitmapFromRoaring(tx uint64, rb *roaring.Bitmap) *bitmap {
 		for k := lo; k < hi; k++ {
 			src := (*words)(dense[k*chunkWords : (k+1)*chunkWords])
 			n := popcount(src)
-			if n > arrayMax && n < chunkSize {
+			if n > arrayLimit && n < chunkSize {
 				w := new(words)
 				*w = *src
 				src = w

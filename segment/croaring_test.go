@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,7 +125,7 @@ func TestCRoaringReadsExport(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			got := croaringRead(t, bin, v, Tag(name))
 			assert.Equal(t, len(ids), len(got))
-			assert.True(t, slicesEqual(ids, got), "CRoaring decodes other members")
+			assert.True(t, slices.Equal(ids, got), "CRoaring decodes other members")
 		})
 	}
 	// An expression's result, not just a stored tag: odd members in the
@@ -140,19 +141,7 @@ func TestCRoaringReadsExport(t *testing.T) {
 		}
 	}
 	got := croaringRead(t, bin, v, And(Tag("odd"), Tag("block"), Not(Tag("few"))))
-	assert.True(t, slicesEqual(expect, got), "expression export: %d members, want %d", len(got), len(expect))
-}
-
-func slicesEqual(a, b []uint32) bool {
-	return len(a) == len(b) && (len(a) == 0 || bytes.Equal(u32bytes(a), u32bytes(b)))
-}
-
-func u32bytes(x []uint32) []byte {
-	out := make([]byte, 0, 4*len(x))
-	for _, v := range x {
-		out = append(out, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
-	}
-	return out
+	assert.True(t, slices.Equal(expect, got), "expression export: %d members, want %d", len(got), len(expect))
 }
 
 func croaringRead(t *testing.T, bin string, v *View, p *Plan) []uint32 {

@@ -82,14 +82,21 @@ func (b *bitmap) writePortable(w io.Writer) (int64, error) {
 		return int64(total), err
 	}
 	buf := make([]byte, 0, 8*chunkWords)
+	var vals []uint16
 	for _, c := range cs {
 		buf = buf[:0]
-		if c.n > arrayMax {
+		switch {
+		case c.n > arrayMax:
 			for _, x := range c.w {
 				buf = binary.LittleEndian.AppendUint64(buf, x)
 			}
-		} else {
-			for _, v := range c.arr {
+		default:
+			// The format wants an array here even where we hold bits.
+			vals = c.arr
+			if c.w != nil {
+				vals = appendBits(vals[:0:0], c.w)
+			}
+			for _, v := range vals {
 				buf = binary.LittleEndian.AppendUint16(buf, v)
 			}
 		}

@@ -394,7 +394,7 @@ func (g *planGen) plan(depth int) *Plan {
 }
 
 func TestPropertyAgainstReference(t *testing.T) {
-	for seed := range uint64(2) {
+	for seed := range uint64(scaled(2)) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 42))
 			// Just past two chunks: one full chunk, one partial, one far.

@@ -699,8 +699,36 @@ func (tx *Tx) segmentsW() map[string]*saved {
 }
 
 // View returns a view of the index as the transaction found it when it
-// began (its own changes are not visible).
+// began (its own changes are not visible; use HasTag, Enum and Int for
+// those).
 func (tx *Tx) View() *View { return &View{st: tx.base} }
+
+// FieldKind returns the kind of a declared field, including fields the
+// transaction declared; with SegmentPlan it makes a Tx a Schema, so
+// expressions can be compiled against what the transaction is building.
+func (tx *Tx) FieldKind(name string) (Kind, bool) { return (&View{st: tx.st}).FieldKind(name) }
+
+// SegmentPlan returns the plan of a saved segment, including segments the
+// transaction saved.
+func (tx *Tx) SegmentPlan(name string) (*Plan, bool) { return (&View{st: tx.st}).SegmentPlan(name) }
+
+// HasTag reports whether member id has the tag, including the
+// transaction's own changes so far.
+func (tx *Tx) HasTag(name string, id uint32) (bool, error) {
+	return (&View{st: tx.st}).HasTag(name, id)
+}
+
+// Enum returns member id's value of an enum field, including the
+// transaction's own changes so far.
+func (tx *Tx) Enum(name string, id uint32) (string, bool, error) {
+	return (&View{st: tx.st}).Enum(name, id)
+}
+
+// Int returns member id's value of an int attribute, including the
+// transaction's own changes so far.
+func (tx *Tx) Int(name string, id uint32) (int64, bool, error) {
+	return (&View{st: tx.st}).Int(name, id)
+}
 
 // cyclePath returns the chain of segment references that leads from plan
 // back to name, or nil when there is none.
