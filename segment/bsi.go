@@ -481,6 +481,9 @@ func (rs *rangeScratch) magRangeInto(out, found, minus *words, planes []*contain
 			rs.active[n] = uint16(j)
 			n += int((f | -f) >> 63)
 		}
+		// While most words are undecided, step all of them: a list only
+		// pays once it lets the walk skip most of the block.
+		listed := n < rangeBlock/4
 		for i := depth - 1; i >= 0 && n > 0; i-- {
 			abit, bbit := a>>uint(i)&1 == 1, b>>uint(i)&1 == 1
 			phase := 2 // 0 shared, 1 split, 2 tracks
@@ -495,10 +498,16 @@ func (rs *rangeScratch) magRangeInto(out, found, minus *words, planes []*contain
 				rs.sparseStep(planes[i].arr, &rs.cursor[i], base, phase, lower, upper)
 			default:
 				x := (*[rangeBlock]uint64)(rs.dense[i][base : base+rangeBlock])
-				switch phase {
-				case 0:
+				switch {
+				case !listed:
+					n = rs.denseStep(x, phase, lower, upper, abit, bbit)
+					if n < rangeBlock/4 {
+						n = rs.list()
+						listed = true
+					}
+				case phase == 0:
 					n = rs.shared(x, n, abit)
-				case 1:
+				case phase == 1:
 					n = rs.part(x, n)
 				default:
 					n = rs.tracks(x, n, lower, upper, abit, bbit)
@@ -559,6 +568,62 @@ func (rs *rangeScratch) sparseStep(arr []uint16, cursor *int, base, phase int, l
 		}
 	}
 	*cursor = i
+}
+
+// denseStep steps every word of the block over one plane and returns how
+// many remain undecided. The bound bits become masks (all ones for a 1), so
+// one loop serves every phase: a track following bound c with mask m keeps
+// the members whose bit equals c's (e &^= p ^ m), and members leaving it
+// below b or above a join in.
+func (rs *rangeScratch) denseStep(x *[rangeBlock]uint64, phase int, lower, upper, abit, bbit bool) int {
+	live := 0
+	switch phase {
+	case 0:
+		m := -uint64(b2i(abit))
+		for j := range x {
+			e := rs.eqA[j] &^ (x[j] ^ m)
+			rs.eqA[j] = e
+			live += int((e | -e) >> 63)
+		}
+	case 1:
+		for j := range x {
+			e, p := rs.eqA[j], x[j]
+			rs.eqA[j], rs.eqB[j] = e&^p, e&p
+			live += int((e | -e) >> 63)
+		}
+	default:
+		// Without a lower bound eqA is empty (and without an upper one
+		// eqB), so the unused track costs nothing but its arithmetic.
+		am, bm := -uint64(b2i(abit)), -uint64(b2i(bbit))
+		for j := range x {
+			p, ea, eb := x[j], rs.eqA[j], rs.eqB[j]
+			rs.in[j] |= ea&p&^am | eb&^p&bm
+			ea &^= p ^ am
+			eb &^= p ^ bm
+			rs.eqA[j], rs.eqB[j] = ea, eb
+			t := ea | eb
+			live += int((t | -t) >> 63)
+		}
+	}
+	return live
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// list fills the active list with the block's undecided words.
+func (rs *rangeScratch) list() int {
+	n := 0
+	for j := range rangeBlock {
+		t := rs.eqA[j] | rs.eqB[j]
+		rs.active[n] = uint16(j)
+		n += int((t | -t) >> 63)
+	}
+	return n
 }
 
 // shared steps the single track above the split plane: members whose bit
@@ -753,75 +818,89 @@ type chunkStats struct {
 // stats computes chunkStats over found (a subset of exist) with the
 // bit-plane algorithms: the sum is Σ 2^i·|found ∩ plane_i|, split by sign,
 // and the maximum walks the planes from the top keeping the members that
-// have the bit whenever any does (O'Neil and Quass, section 3).
-func (cp *chunkPlanes) stats(found *words, tmp, cand *words) chunkStats {
+// have the bit whenever any does (O'Neil and Quass, section 3). found,
+// tmp and cand are scratch the caller lends; found is consumed.
+func (cp *chunkPlanes) stats(found, tmp, cand *words) chunkStats {
 	var st chunkStats
-	var pos, neg int128
-	var npos, nneg int
-	for j := range found {
-		f := found[j]
-		npos += bits.OnesCount64(f &^ cp.sign[j])
-		nneg += bits.OnesCount64(f & cp.sign[j])
+	pos, neg := found, (*words)(nil)
+	if !cp.noNeg {
+		// Split found into its non-negative and negative members.
+		neg = cand
+		for j := range found {
+			neg[j] = found[j] & cp.sign[j]
+			found[j] &^= cp.sign[j]
+		}
+	}
+	npos, nneg := popcount(pos), 0
+	if neg != nil {
+		nneg = popcount(neg)
 	}
 	st.n = uint64(npos + nneg)
 	if st.n == 0 {
 		return st
 	}
+	var psum, nsum int128
 	for i, p := range cp.planes {
-		var cp_, cn int
-		for j := range found {
-			x := found[j] & p[j]
-			cp_ += bits.OnesCount64(x &^ cp.sign[j])
-			cn += bits.OnesCount64(x & cp.sign[j])
+		if npos > 0 {
+			psum.addShifted(uint64(popAnd(pos, p)), i)
 		}
-		pos.addShifted(uint64(cp_), i)
-		neg.addShifted(uint64(cn), i)
+		if nneg > 0 {
+			nsum.addShifted(uint64(popAnd(neg, p)), i)
+		}
 	}
-	st.sum = pos
-	st.sum.sub(neg)
+	st.sum = psum
+	st.sum.sub(nsum)
 
-	// The extreme magnitude among the members of set: largest when
-	// wantMax, else smallest.
-	extreme := func(set func(j int) uint64, wantMax bool) uint64 {
-		for j := range cand {
-			cand[j] = set(j)
-		}
+	// extreme returns the largest (wantMax) or smallest magnitude among set,
+	// which it consumes, using spare as scratch.
+	extreme := func(set, spare *words, wantMax bool) uint64 {
 		var m uint64
 		for i := len(cp.planes) - 1; i >= 0; i-- {
 			p := cp.planes[i]
-			any := uint64(0)
-			for j := range tmp {
-				var t uint64
-				if wantMax {
-					t = cand[j] & p[j]
-				} else {
-					t = cand[j] &^ p[j]
+			var any uint64
+			if wantMax {
+				for j := range spare {
+					t := set[j] & p[j]
+					spare[j] = t
+					any |= t
 				}
-				tmp[j] = t
-				any |= t
+			} else {
+				for j := range spare {
+					t := set[j] &^ p[j]
+					spare[j] = t
+					any |= t
+				}
 			}
-			if any != 0 {
-				*cand = *tmp
+			switch {
+			case any != 0:
+				set, spare = spare, set
 				if wantMax {
 					m |= 1 << i
 				}
-			} else if !wantMax {
+			case !wantMax:
 				m |= 1 << i
 			}
 		}
 		return m
 	}
-	nonNeg := func(j int) uint64 { return found[j] &^ cp.sign[j] }
-	negs := func(j int) uint64 { return found[j] & cp.sign[j] }
+	// The walks consume their sets, so keep copies for the second walk.
+	if npos > 0 && nneg > 0 {
+		// Max among the non-negatives, min among the negatives (the
+		// largest magnitude); pos and neg are each walked once.
+		st.max = int64(extreme(pos, tmp, true))
+		st.min = -int64(extreme(neg, tmp, true))
+		return st
+	}
 	if npos > 0 {
-		st.max = int64(extreme(nonNeg, true))
-	} else {
-		st.max = -int64(extreme(negs, false))
+		keep := cand
+		*keep = *pos
+		st.max = int64(extreme(pos, tmp, true))
+		st.min = int64(extreme(keep, tmp, false))
+		return st
 	}
-	if nneg > 0 {
-		st.min = -int64(extreme(negs, true))
-	} else {
-		st.min = int64(extreme(nonNeg, false))
-	}
+	keep := pos // empty: free to hold a copy
+	*keep = *neg
+	st.max = -int64(extreme(neg, tmp, false))
+	st.min = -int64(extreme(keep, tmp, true))
 	return st
 }

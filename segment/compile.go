@@ -662,3 +662,8 @@ func describe(e ast.Expr) string {
 	}
 	return "an expression"
 }
+
+var (
+	_ Schema = (*View)(nil)
+	_ Schema = (*Tx)(nil)
+)

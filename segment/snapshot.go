@@ -98,6 +98,7 @@ type SnapshotError struct {
 	Err  error
 }
 
+// Error names the damaged part.
 func (e *SnapshotError) Error() string { return fmt.Sprintf("snapshot %s: %v", e.Part, e.Err) }
 
 // Unwrap returns the cause.

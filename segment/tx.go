@@ -335,25 +335,24 @@ func (tx *Tx) ReplaceEnumColumn(name string, dict []string, codes []int32) error
 		per[i] = &bitmap{tx: tx.id, c: make([]*container, nchunks)}
 	}
 	parallelChunks(nchunks, func(lo, hi int) {
-		ws := make([]*words, len(per))
+		// Per value, the chunk's members as low bits: an enum of hundreds
+		// of values (cities) has mostly small arrays, which words per value
+		// would waste.
+		lists := make([][]uint16, len(per))
 		for k := lo; k < hi; k++ {
-			for i := range ws {
-				ws[i] = nil
+			for i := range lists {
+				lists[i] = lists[i][:0]
 			}
 			base := k << chunkShift
 			for j, c := range codes[base:min(len(codes), base+chunkSize)] {
-				if c < 0 {
-					continue
+				if c >= 0 {
+					s := slot[c]
+					lists[s] = append(lists[s], uint16(j))
 				}
-				s := slot[c]
-				if ws[s] == nil {
-					ws[s] = new(words)
-				}
-				ws[s][j>>6] |= 1 << (j & 63)
 			}
-			for i, w := range ws {
-				if w != nil {
-					per[i].c[k] = containerFromWords(tx.id, w, popcount(w))
+			for i, l := range lists {
+				if len(l) > 0 {
+					per[i].c[k] = containerFromSorted(tx.id, slices.Clone(l))
 				}
 			}
 		}
