@@ -25,12 +25,12 @@ type chunk struct {
 
 // batchOut is a batch evaluation's result before it is written anywhere.
 type batchOut struct {
-	bitmaps    [][]*roaring.Bitmap // per run tag: per value (one for a boolean tag)
-	stats      []Stats
-	members    *roaring.Bitmap // every member evaluated
-	bad        []error
-	badCount   int
-	evaluated  int
+	bitmaps   [][]*roaring.Bitmap // per run tag: per value (one for a boolean tag)
+	stats     []Stats
+	members   *roaring.Bitmap // every member evaluated
+	bad       []error
+	badCount  int
+	evaluated int
 }
 
 // batch evaluates the run's tags for every record on workers goroutines.

@@ -41,12 +41,12 @@ const (
 type leafKind uint8
 
 const (
-	lInt       leafKind = iota + 1 // int field OP constant
-	lIntIn                         // int field in constant list
-	lEnumIn                        // string field in constant set (== is a set of one)
-	lDays                          // days_since / days_until of a day field OP constant
-	lTag                           // has_tag
-	lPresent                       // present(field)
+	lInt     leafKind = iota + 1 // int field OP constant
+	lIntIn                       // int field in constant list
+	lEnumIn                      // string field in constant set (== is a set of one)
+	lDays                        // days_since / days_until of a day field OP constant
+	lTag                         // has_tag
+	lPresent                     // present(field)
 )
 
 // cmpOp is a comparison operator.

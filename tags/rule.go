@@ -76,19 +76,19 @@ type tagRef struct {
 // Rule is a compiled CEL expression over a Schema. A Rule is immutable and
 // safe for concurrent use; evaluate it with an Evaluator.
 type Rule struct {
-	name   string
-	part   string
-	src    string
-	schema *Schema
-	ast    *ast.AST
+	name    string
+	part    string
+	src     string
+	schema  *Schema
+	ast     *ast.AST
 	checked *cel.Ast
-	prg    cel.Program
-	out    vtype
-	fast   *fastProg // nil when the rule runs on cel-go
-	why    string    // why it runs on cel-go
-	refs   []tagRef
-	limit  uint64
-	push   *pexpr // push-down form, nil when a leaf is not indexed
+	prg     cel.Program
+	out     vtype
+	fast    *fastProg // nil when the rule runs on cel-go
+	why     string    // why it runs on cel-go
+	refs    []tagRef
+	limit   uint64
+	push    *pexpr // push-down form, nil when a leaf is not indexed
 
 	explainOnce sync.Once
 	explainPrg  cel.Program
