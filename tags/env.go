@@ -55,6 +55,9 @@ func newEnv(vars []cel.EnvOption) (*cel.Env, error) {
 		// not a tag rule anyone writes and would only exhaust the stack.
 		cel.ParserExpressionSizeLimit(64 << 10),
 		cel.ParserRecursionLimit(200),
+		// Malformed literals are definition errors, not per-member errors.
+		cel.ASTValidators(cel.ValidateDurationLiterals(), cel.ValidateTimestampLiterals(),
+			cel.ValidateRegexLiterals()),
 		tsToInt(fnDaysSince), tsToInt(fnDaysUntil), tsToInt(fnHoursSince), tsToInt(fnYearsSince),
 		tsToInt(fnYear), tsToInt(fnMonth), tsToInt(fnDay), tsToInt(fnWeekday), tsToInt(fnHour), tsToInt(fnDayOfYear),
 		cel.Function(fnInLast,

@@ -3,7 +3,6 @@ package tags
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -133,7 +132,7 @@ func compileRule(s *Schema, tags tagResolver, name, part, src string, want *cel.
 	r.checked = checked
 	r.ast = checked.NativeRep()
 	if !checked.OutputType().IsExactType(want) {
-		return nil, r.errAt(r.ast.Expr().ID(), "rule returns %s, want %s",
+		return nil, r.errAtStart(r.ast.Expr(), "rule returns %s, want %s",
 			checked.OutputType().String(), want.String())
 	}
 	if err := r.validate(tags); err != nil {
@@ -194,9 +193,22 @@ func (r *Rule) errAt(id int64, format string, args ...any) error {
 		Msg: fmt.Sprintf(format, args...), Source: r.lineOf(line)}
 }
 
+// errAtStart makes a CompileError positioned where expression e's text
+// begins (for `a + b` that is a, not the operator).
+func (r *Rule) errAtStart(e ast.Expr, format string, args ...any) error {
+	best := e.ID()
+	bl := r.ast.SourceInfo().GetStartLocation(best)
+	ast.PreOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
+		l := r.ast.SourceInfo().GetStartLocation(x.ID())
+		if l.Line() > 0 && (l.Line() < bl.Line() || (l.Line() == bl.Line() && l.Column() < bl.Column())) {
+			best, bl = x.ID(), l
+		}
+	}))
+	return r.errAt(best, format, args...)
+}
+
 // validate checks what the type checker cannot: has_tag names and values
-// are declared literals, present() takes a field, regular expressions
-// compile.
+// are declared literals and present() takes a field.
 func (r *Rule) validate(tags tagResolver) error {
 	var errs []error
 	seen := map[string]bool{}
@@ -225,19 +237,6 @@ func (r *Rule) validate(tags tagResolver) error {
 			}
 			if _, ok := r.schema.byName[arg.AsIdent()]; !ok && !r.isLoopVar(arg.AsIdent()) {
 				errs = append(errs, r.errAt(arg.ID(), "present(): %q is not a field", arg.AsIdent()))
-			}
-		case "matches":
-			args := call.Args()
-			if len(args) == 0 {
-				return
-			}
-			pat := args[len(args)-1]
-			if pat.Kind() == ast.LiteralKind {
-				if s, ok := pat.AsLiteral().(types.String); ok {
-					if _, err := regexp.Compile(string(s)); err != nil {
-						errs = append(errs, r.errAt(pat.ID(), "invalid regular expression: %v", err))
-					}
-				}
 			}
 		}
 	}))
