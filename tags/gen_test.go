@@ -289,7 +289,9 @@ func randRecord(r *rand.Rand, s *Schema, id uint32, loc *time.Location) *Record 
 	set("i2", int64(r.IntN(21)-10))
 	set("i3", genInts[r.IntN(len(genInts))])
 	set("d1", genDoubles[r.IntN(len(genDoubles))])
-	set("s1", genStrs[r.IntN(len(genStrs))])
+	if v := genStrs[r.IntN(len(genStrs))]; v != "" { // s1 is an enum: never empty
+		set("s1", v)
+	}
 	set("s2", genStrs[r.IntN(len(genStrs))])
 	set("b1", r.IntN(2) == 0)
 	set("t1", times[r.IntN(len(times))])
@@ -308,4 +310,57 @@ func randRecord(r *rand.Rand, s *Schema, id uint32, loc *time.Location) *Record 
 func (g *gen) rule() string {
 	s := g.boolExpr(1 + g.r.IntN(4))
 	return strings.TrimSpace(s)
+}
+
+// pushBool generates a rule whose leaves the index can answer: indexed
+// fields against constants, days since a day-indexed timestamp, present()
+// and has_tag.
+func (g *gen) pushBool(d int) string {
+	if d <= 0 || g.r.IntN(4) == 0 {
+		ops := []string{"==", "!=", "<", "<=", ">", ">="}
+		switch g.r.IntN(11) {
+		case 0:
+			return g.pick("i1", "i2") + " " + g.pick(ops...) + " " + g.pick(g.intLit(), "-3", "0", "5")
+		case 1:
+			return g.pick(g.intLit(), "2", "-1") + " " + g.pick(ops...) + " " + g.pick("i1", "i2")
+		case 2:
+			return "s1 " + g.pick("==", "!=") + " " + g.pick(`"a"`, `"miniapp"`, `"药店"`, `"zz"`)
+		case 3:
+			return `s1 in ["a", "Ab", "mini"]`
+		case 4:
+			return "i2 in [" + g.pick("1, 2, 3", "-10", "0, 7") + "]"
+		case 5:
+			return g.pick("days_since(t1)", "days_until(t1)") + " " + g.pick(ops...) + " " +
+				g.pick("0", "1", "9", "30", "-2", "9223372036854775807", "-9223372036854775807")
+		case 6:
+			return "present(" + g.pick("i1", "s1", "t1") + ")"
+		case 7:
+			if len(g.tags) > 0 {
+				return `has_tag("` + g.pick(g.tags...) + `")`
+			}
+			return "true"
+		case 8:
+			for name, vals := range g.enums {
+				if g.r.IntN(2) == 0 {
+					return `has_tag("` + name + `")`
+				}
+				return `has_tag("` + name + `", "` + g.pick(vals...) + `")`
+			}
+			return "false"
+		case 9:
+			return g.pick("true", "false")
+		default:
+			return g.pick("i1", "i2") + " >= " + g.intLit()
+		}
+	}
+	switch g.r.IntN(4) {
+	case 0:
+		return "(" + g.pushBool(d-1) + " && " + g.pushBool(d-1) + ")"
+	case 1:
+		return "(" + g.pushBool(d-1) + " || " + g.pushBool(d-1) + ")"
+	case 2:
+		return "!(" + g.pushBool(d-1) + ")"
+	default:
+		return "(" + g.pushBool(d-1) + " ? " + g.pushBool(d-1) + " : " + g.pushBool(d-1) + ")"
+	}
 }

@@ -1,10 +1,12 @@
 package tags
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"time"
+	"unicode/utf8"
 )
 
 // Record holds one member's field values for a Schema. A field is either
@@ -135,11 +137,18 @@ func (r *Record) SetDouble(f FieldID, v float64) error {
 	return nil
 }
 
-// SetString sets a String field.
+// SetString sets a String field. A field held in the index as an enum
+// (AsEnum) takes only values the index can hold: not empty, valid UTF-8,
+// without control characters, at most 256 bytes.
 func (r *Record) SetString(f FieldID, v string) error {
 	s, err := r.slot(f, String)
 	if err != nil {
 		return err
+	}
+	if r.schema.fields[f].Index == AsEnum {
+		if err := enumValueOK(v); err != nil {
+			return fmt.Errorf("member %d: field %q: %w: %w", r.ID, r.schema.fields[f].Name, err, ErrFieldValue)
+		}
 	}
 	r.str[s] = v
 	r.mark(f)
@@ -370,4 +379,24 @@ func (r *Record) Equal(o *Record) bool {
 		}
 	}
 	return true
+}
+
+// enumValueOK applies segment's rules for enum values, so that every value
+// a record holds can be loaded into the index and push-down sees exactly
+// what per-member evaluation sees.
+func enumValueOK(v string) error {
+	switch {
+	case v == "":
+		return errors.New("empty enum value")
+	case len(v) > 256:
+		return errors.New("enum value longer than 256 bytes")
+	case !utf8.ValidString(v):
+		return errors.New("enum value is not UTF-8")
+	}
+	for _, c := range v {
+		if c < 0x20 || c == 0x7f {
+			return fmt.Errorf("enum value %q has a control character", v)
+		}
+	}
+	return nil
 }

@@ -16,6 +16,9 @@ type Config struct {
 	// Workers is how many goroutines a batch evaluation uses; 0 means
 	// GOMAXPROCS.
 	Workers int
+	// KeepVersions is how many refreshed versions of each tag the Set
+	// keeps (see Versions); 0 means DefaultKeepVersions.
+	KeepVersions int
 }
 
 // Set holds the tag definitions of one tenant over one Schema. Define and
@@ -29,6 +32,10 @@ type Set struct {
 	mu  sync.Mutex // serialises writers
 	ids map[string]int
 	cur atomic.Pointer[catalog]
+
+	vmu         sync.Mutex // guards versions and lastVersion
+	versions    map[string][]*Version
+	lastVersion map[string]uint64
 }
 
 // catalog is an immutable snapshot of a Set's definitions.
@@ -36,11 +43,13 @@ type catalog struct {
 	byName map[string]*Tag
 	byID   []*Tag // nil where a tag was removed
 	order  []*Tag // topological: every tag after the tags it references
+	paths  []Path // by id: how a refresh of every tag evaluates it
 }
 
 // NewSet returns an empty set of tags over the schema.
 func NewSet(s *Schema, cfg *Config) *Set {
-	set := &Set{schema: s, ids: map[string]int{}}
+	set := &Set{schema: s, ids: map[string]int{}, versions: map[string][]*Version{},
+		lastVersion: map[string]uint64{}}
 	if cfg != nil {
 		set.cfg = *cfg
 	}
@@ -250,6 +259,25 @@ func (c *catalog) index(nids int) error {
 	for _, n := range names {
 		if err := visit(n); err != nil {
 			return err
+		}
+	}
+	c.paths = make([]Path, nids)
+	for _, t := range c.order {
+		if t.kind == KindManual {
+			continue
+		}
+		c.paths[t.id] = t.perMemberPath()
+		if _, _, _, ok := t.pushForms(); !ok {
+			continue
+		}
+		push := true
+		for _, d := range t.deps {
+			if dt := c.byID[d.id]; dt.kind != KindManual && c.paths[d.id] != PathPushDown {
+				push = false
+			}
+		}
+		if push {
+			c.paths[t.id] = PathPushDown
 		}
 	}
 	return nil
