@@ -52,11 +52,8 @@ func (r *run) batch(ctx context.Context, schema *Schema, recs iter.Seq[*Record],
 	}
 	free := make(chan *chunk, 2*workers)
 	for range 2 * workers {
-		c := &chunk{recs: make([]*Record, chunkSize)}
-		for i := range c.recs {
-			c.recs[i] = schema.NewRecord(0)
-		}
-		free <- c
+		// Records are made as chunks fill, so a small batch makes few.
+		free <- &chunk{recs: make([]*Record, 0, chunkSize)}
 	}
 	work := make(chan *chunk)
 	type result struct {
@@ -135,6 +132,9 @@ func (r *run) batch(ctx context.Context, schema *Schema, recs iter.Seq[*Record],
 		}
 		if cur == nil {
 			cur = <-free
+		}
+		if cur.n == len(cur.recs) {
+			cur.recs = append(cur.recs, schema.NewRecord(0))
 		}
 		// CopyFrom cannot fail here: the schema was checked above.
 		_ = cur.recs[cur.n].CopyFrom(rec)

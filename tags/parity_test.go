@@ -13,7 +13,7 @@ import (
 // semantics: on random well-typed rules and random records with absent
 // fields and edge-case values, it gives the same value, or an error of the
 // same kind, as cel-go's interpreter.
-var seedA, nRules uint64 = 1, 3000
+var seedA, nRules uint64 = 1, 1500
 
 func TestCompiledMatchesCEL(t *testing.T) {
 	s := testSchema()

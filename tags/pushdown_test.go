@@ -49,7 +49,7 @@ func TestPushDownMatchesPerMember(t *testing.T) {
 	clock := Clock{AsOf: time.Date(2024, 3, 10, 12, 0, 0, 0, loc), Location: loc}
 	r := rand.New(rand.NewPCG(42, 4242))
 	pushed, total := 0, 0
-	for trial := range 60 {
+	for trial := range 25 {
 		recs := make([]*Record, 300)
 		for i := range recs {
 			recs[i] = randRecord(r, s, uint32(i*7+r.IntN(7)), loc)

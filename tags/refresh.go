@@ -57,7 +57,9 @@ func (r *Result) Stats() []Stats {
 // every tag's new members, never a mix.
 //
 // Tags whose rules the index can answer are evaluated as bitmap plans (see
-// Set.Plans); the rest member by member over records, on all cores.
+// Set.Plans) over the attributes the index holds, not over records: load
+// changed records with Schema.LoadIndex before refreshing. The rest are
+// evaluated member by member over records, on all cores.
 // Members are the records' members; when records is nil every refreshed
 // tag must push down and the members are the index's universe. A runtime
 // error leaves that member untagged and is counted in the tag's Stats; bad
