@@ -210,9 +210,9 @@ func writeTag(tx *segment.Tx, t *Tag, bms []*roaring.Bitmap) error {
 // prepared is a refresh's division of its tags into pushed-down and
 // per-member ones.
 type prepared struct {
-	order  []*Tag              // every refreshed tag, topological
-	pushed map[int]*pushedTag  // by tag id
-	run    *run                // the per-member tags
+	order  []*Tag             // every refreshed tag, topological
+	pushed map[int]*pushedTag // by tag id
+	run    *run               // the per-member tags
 }
 
 func (s *Set) prepare(cat *catalog, view *segment.View, clock Clock, names []string, noPush bool) (*prepared, error) {
