@@ -124,6 +124,9 @@ func compileRule(s *Schema, tags tagResolver, name, part, src string, want *cel.
 		limit = DefaultCostLimit
 	}
 	r := &Rule{name: name, part: part, src: src, schema: s, limit: limit}
+	if strings.TrimSpace(src) == "" {
+		return nil, &CompileError{Rule: name, Part: part, Line: 1, Column: 1, Msg: "empty rule"}
+	}
 	src0 := common.NewTextSource(src)
 	checked, iss := s.env.CompileSource(src0)
 	if iss != nil && iss.Err() != nil {
@@ -176,6 +179,7 @@ func (r *Rule) issuesErr(errs []*common.Error) error {
 		if line < 1 {
 			line, col = 1, 1
 		}
+		col = max(col, 1)
 		out = append(out, &CompileError{Rule: r.name, Part: r.part, Line: line, Column: col,
 			Msg: e.Message, Source: r.lineOf(line)})
 	}
@@ -189,6 +193,7 @@ func (r *Rule) errAt(id int64, format string, args ...any) error {
 	if line < 1 {
 		line, col = 1, 1
 	}
+	col = max(col, 1)
 	return &CompileError{Rule: r.name, Part: r.part, Line: line, Column: col,
 		Msg: fmt.Sprintf(format, args...), Source: r.lineOf(line)}
 }
