@@ -41,9 +41,9 @@ func (ev *Evaluator) Clock() Clock { return ev.clock }
 func (ev *Evaluator) Bool(r *Rule, rec *Record) (bool, error) {
 	// The hot path is kept small enough to inline: one indirect call into
 	// the compiled rule.
-	if p := r.fast; p != nil && p.boolFn != nil && !p.hasSlots && rec.schema == r.schema {
+	if h := r.hot; h != nil && rec.schema == r.schema {
 		ev.fr.rec = rec
-		v, err := p.boolFn(&ev.fr)
+		v, err := h(&ev.fr)
 		if err != nil {
 			return false, err
 		}

@@ -224,9 +224,10 @@ type node struct {
 	t       vtype
 	fn      any // fn[T] for t's Go type
 	isConst bool
-	val     any  // the constant value when isConst
-	pure    bool // reads no field, variable, clock or tag
-	field   int  // FieldID when the node reads a field directly, else -1
+	val     any         // the constant value when isConst
+	pure    bool        // reads no field, variable, clock or tag
+	field   int         // FieldID when the node reads a field directly, else -1
+	leaf    *simpleLeaf // set when the node is a simple leaf
 }
 
 func constNode[T any](t vtype, v T) node {

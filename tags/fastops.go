@@ -65,8 +65,9 @@ func (c *compiler) call(e ast.Expr) (node, error) {
 				return node{}, unsupported("%s on %v", name, a.t)
 			}
 		}
-		n := args[0]
+		n := c.asLeafNode(args[0])
 		for _, a := range args[1:] {
+			a = c.asLeafNode(a)
 			if name == "_&&_" {
 				n = andNode(n, a)
 			} else {
@@ -75,6 +76,9 @@ func (c *compiler) call(e ast.Expr) (node, error) {
 		}
 		return n, nil
 	case "!_":
+		if n, ok := notLeaves(c.asLeafNode(args[0])); ok {
+			return n, nil
+		}
 		a := as[bool](args[0])
 		return mk(tBool, fn[bool](func(f *frame) (bool, error) {
 			v, err := a(f)
@@ -89,7 +93,7 @@ func (c *compiler) call(e ast.Expr) (node, error) {
 	case "_?_:_":
 		return ternary(args[0], args[1], args[2])
 	case "_==_", "_!=_":
-		return equality(name == "_!=_", args[0], args[1])
+		return c.equality(name == "_!=_", args[0], args[1])
 	case "_<_", "_<=_", "_>_", "_>=_":
 		return c.ordering(name, args[0], args[1])
 	case "_+_", "_-_", "_*_", "_/_", "_%_":
@@ -190,6 +194,30 @@ func binary[A, B, R any](t vtype, a, b node, op func(A, B) (R, error)) node {
 		}
 		return op(x, y)
 	}), a.pure && b.pure)
+}
+
+// asLeafNode turns a bare bool field into a simple leaf so that it can
+// join a chain.
+func (c *compiler) asLeafNode(n node) node {
+	if n.field >= 0 && n.t == tBool && n.leaf == nil {
+		l := c.leafAt(n.field)
+		l.op, l.k = lfBoolIs, 1
+		return leafNode(l)
+	}
+	return n
+}
+
+func (c *compiler) leafAt(field int) simpleLeaf {
+	loc := locOf(c.schema, field)
+	return simpleLeaf{slot: loc.slot, w: loc.w, m: loc.m, miss: loc.miss}
+}
+
+// notLeaves negates a simple leaf by flipping its operator.
+func notLeaves(n node) (node, bool) {
+	if n.leaf != nil {
+		return leafNode(n.leaf.negated()), true
+	}
+	return node{}, false
 }
 
 // andNode is CEL's commutative &&: false if either side is false, even if
@@ -298,9 +326,29 @@ func ternaryT[T any](c, a, b node) node {
 	}), c.pure && a.pure && b.pure)
 }
 
-func equality(neg bool, a, b node) (node, error) {
+func (c *compiler) equality(neg bool, a, b node) (node, error) {
 	if a.t != b.t {
 		return node{}, unsupported("equality of %v and %v", a.t, b.t)
+	}
+	if a.isConst && b.field >= 0 {
+		a, b = b, a
+	}
+	if b.isConst && a.field >= 0 {
+		l := c.leafAt(a.field)
+		switch a.t {
+		case tInt:
+			l.op, l.k = lfIntEQ, b.val.(int64)
+		case tString:
+			l.op, l.s = lfStrEQ, b.val.(string)
+		case tBool:
+			l.op, l.k = lfBoolIs, int64(b2i(b.val.(bool)))
+		}
+		if l.op != 0 {
+			if neg {
+				l = l.negated()
+			}
+			return leafNode(l), nil
+		}
 	}
 	var n node
 	switch a.t.k {
@@ -443,49 +491,17 @@ func locOf(s *Schema, id int) fieldLoc {
 	return fieldLoc{slot: s.slots[id], w: id >> 6, m: 1 << (uint(id) & 63), miss: missingErr(s.fields[id].Name)}
 }
 
-// intOrder specialises the commonest leaf, an int field against a constant,
-// into one closure that reads the field itself.
+// intOrder specialises the commonest leaf, an int field against a constant.
 func (c *compiler) intOrder(op string, a, b node) node {
+	if a.isConst && b.field >= 0 {
+		a, b = b, a
+		op = map[string]string{"_<_": "_>_", "_<=_": "_>=_", "_>_": "_<_", "_>=_": "_<=_"}[op]
+	}
 	if b.isConst && a.field >= 0 {
-		k := b.val.(int64)
-		l := locOf(c.schema, a.field)
-		slot, w, m, miss := l.slot, l.w, l.m, l.miss
-		var g fn[bool]
-		switch op {
-		case "_<_":
-			g = func(f *frame) (bool, error) {
-				r := f.rec
-				if r.set[w]&m == 0 {
-					return false, miss
-				}
-				return r.num[slot] < k, nil
-			}
-		case "_<=_":
-			g = func(f *frame) (bool, error) {
-				r := f.rec
-				if r.set[w]&m == 0 {
-					return false, miss
-				}
-				return r.num[slot] <= k, nil
-			}
-		case "_>_":
-			g = func(f *frame) (bool, error) {
-				r := f.rec
-				if r.set[w]&m == 0 {
-					return false, miss
-				}
-				return r.num[slot] > k, nil
-			}
-		default:
-			g = func(f *frame) (bool, error) {
-				r := f.rec
-				if r.set[w]&m == 0 {
-					return false, miss
-				}
-				return r.num[slot] >= k, nil
-			}
-		}
-		return mk(tBool, g, false)
+		l := c.leafAt(a.field)
+		l.k = b.val.(int64)
+		l.op = map[string]leafOp{"_<_": lfIntLT, "_<=_": lfIntLE, "_>_": lfIntGT, "_>=_": lfIntGE}[op]
+		return leafNode(l)
 	}
 	return orderNode(op, a, b, func(x, y int64) (int, error) { return cmp.Compare(x, y), nil })
 }
@@ -746,20 +762,9 @@ func inList[T comparable](x, coll node) node {
 
 // constInStrings is `"k" in list_field` read directly from the record.
 func (c *compiler) constInStrings(k string, field int) node {
-	l := locOf(c.schema, field)
-	slot, w, m, miss := l.slot, l.w, l.m, l.miss
-	return mk(tBool, fn[bool](func(f *frame) (bool, error) {
-		r := f.rec
-		if r.set[w]&m == 0 {
-			return false, miss
-		}
-		for _, v := range r.lst[slot] {
-			if v == k {
-				return true, nil
-			}
-		}
-		return false, nil
-	}), false)
+	l := c.leafAt(field)
+	l.op, l.s = lfInList, k
+	return leafNode(l)
 }
 
 func index(coll, key node) (node, error) {
@@ -964,10 +969,9 @@ func (c *compiler) present(call ast.CallExpr) (node, error) {
 	if !ok {
 		return node{}, unsupported("present(%s)", name)
 	}
-	w, m := int(id)>>6, uint64(1)<<(uint(id)&63)
-	return mk(tBool, fn[bool](func(f *frame) (bool, error) {
-		return f.rec.set[w]&m != 0, nil
-	}), false), nil
+	l := c.leafAt(int(id))
+	l.op = lfPresent
+	return leafNode(l), nil
 }
 
 func sortedKeys(m map[string]int64) []string {

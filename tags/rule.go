@@ -84,6 +84,7 @@ type Rule struct {
 	prg     cel.Program
 	out     vtype
 	fast    *fastProg // nil when the rule runs on cel-go
+	hot     fn[bool]  // the compiled bool rule when it needs no loop slots
 	why     string    // why it runs on cel-go
 	refs    []tagRef
 	limit   uint64
@@ -155,6 +156,9 @@ func compileRule(s *Schema, tags tagResolver, name, part, src string, want *cel.
 	switch {
 	case err == nil:
 		r.fast = fast
+		if fast.boolFn != nil && !fast.hasSlots {
+			r.hot = fast.boolFn
+		}
 	case errors.As(err, &u):
 		r.why = u.what
 	default:
