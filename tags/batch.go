@@ -52,9 +52,25 @@ func (r *run) batch(ctx context.Context, schema *Schema, recs iter.Seq[*Record],
 	}
 	free := make(chan *chunk, 2*workers)
 	for range 2 * workers {
-		// Records are made as chunks fill, so a small batch makes few.
-		free <- &chunk{recs: make([]*Record, 0, chunkSize)}
+		// Chunks (and their records) are pooled per schema across
+		// batches; records are made as chunks fill, so a small batch
+		// makes few.
+		c, ok := schema.chunks.Get().(*chunk)
+		if !ok {
+			c = &chunk{recs: make([]*Record, 0, chunkSize)}
+		}
+		free <- c
 	}
+	defer func() {
+		for range 2 * workers {
+			c := <-free
+			for _, rec := range c.recs {
+				rec.Reset(0) // drop references to the batch's lists and maps
+			}
+			c.n = 0
+			schema.chunks.Put(c)
+		}
+	}()
 	work := make(chan *chunk)
 	type result struct {
 		bitmaps [][]*roaring.Bitmap

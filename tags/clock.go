@@ -2,6 +2,7 @@ package tags
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"time"
 )
@@ -64,6 +65,34 @@ func DayNumber(t time.Time, loc *time.Location) int64 {
 	return daysFromCivil(int64(y), int(m), d)
 }
 
+// dayCache computes calendar days in one location fast: it remembers the
+// offset of the last zone period seen (time.Time.ZoneBounds), so that most
+// timestamps need one addition and one division instead of a zone lookup
+// and a date conversion. Not safe for concurrent use.
+type dayCache struct {
+	loc        *time.Location
+	start, end int64 // the period [start, end) in Unix seconds
+	offset     int64
+	ok         bool
+}
+
+func (c *dayCache) day(ts time.Time) int64 {
+	u := ts.Unix()
+	if !c.ok || u < c.start || u >= c.end {
+		lt := ts.In(c.loc)
+		_, off := lt.Zone()
+		s, e := lt.ZoneBounds()
+		c.start, c.end, c.offset, c.ok = math.MinInt64, math.MaxInt64, int64(off), true
+		if !s.IsZero() {
+			c.start = s.Unix()
+		}
+		if !e.IsZero() {
+			c.end = e.Unix()
+		}
+	}
+	return floorDiv(u+c.offset, 86400)
+}
+
 // floorDiv divides rounding toward negative infinity.
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -76,6 +105,7 @@ func floorDiv(a, b int64) int64 {
 // timeFuncs evaluates the time functions for one Clock. It is built once
 // per evaluator, so the as-of day is computed once, not per member.
 type timeFuncs struct {
+	days    dayCache
 	asOf    time.Time
 	loc     *time.Location
 	asOfDay int64
@@ -88,15 +118,16 @@ func newTimeFuncs(c Clock) timeFuncs {
 	local := c.AsOf.In(c.Location)
 	y, m, d := local.Date()
 	return timeFuncs{
+		days: dayCache{loc: c.Location},
 		asOf: c.AsOf, loc: c.Location,
 		asOfDay: daysFromCivil(int64(y), int(m), d),
 		asOfY:   y, asOfM: m, asOfD: d,
 	}
 }
 
-func (t *timeFuncs) daysSince(ts time.Time) int64 { return t.asOfDay - DayNumber(ts, t.loc) }
+func (t *timeFuncs) daysSince(ts time.Time) int64 { return t.asOfDay - t.days.day(ts) }
 
-func (t *timeFuncs) daysUntil(ts time.Time) int64 { return DayNumber(ts, t.loc) - t.asOfDay }
+func (t *timeFuncs) daysUntil(ts time.Time) int64 { return t.days.day(ts) - t.asOfDay }
 
 // hoursSince is whole hours elapsed, rounded down (negative for a future ts).
 // The difference of two CEL timestamps always fits a time.Duration's range

@@ -1,6 +1,7 @@
 package tags
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -161,4 +162,27 @@ func TestClockRequired(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNoClock)
 	_, err = NewEvaluator(Clock{AsOf: time.Now()})
 	assert.ErrorIs(t, err, ErrNoClock)
+}
+
+// TestDayCacheMatchesDayNumber checks the cached day computation against
+// the date conversion, in zones with DST, half-hour and 45-minute offsets
+// and local mean time before 1900 (offsets in seconds), on random and on
+// consecutive timestamps (cache hits and misses).
+func TestDayCacheMatchesDayNumber(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, name := range []string{"America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "Asia/Shanghai", "UTC"} {
+		loc := mustLoc(t, name)
+		c := dayCache{loc: loc}
+		ts := time.Date(1850, 1, 1, 0, 0, 0, 0, time.UTC)
+		for range 20000 {
+			var x time.Time
+			if r.IntN(2) == 0 {
+				x = time.Unix(r.Int64N(400*365*86400)-250*365*86400, r.Int64N(1e9))
+			} else {
+				ts = ts.Add(time.Duration(r.Int64N(int64(90 * time.Minute))))
+				x = ts
+			}
+			require.Equal(t, DayNumber(x, loc), c.day(x), "%s at %s", name, x.In(loc))
+		}
+	}
 }

@@ -85,6 +85,14 @@ func (ev *Evaluator) String(r *Rule, rec *Record) (string, error) {
 // evalBool runs a bool rule on its fast path, or on cel-go. The returned
 // error is nil or an *EvalError.
 func (ev *Evaluator) evalBool(r *Rule, rec *Record) (bool, *EvalError) {
+	if h := r.hot; h != nil {
+		ev.fr.rec = rec
+		v, err := h(&ev.fr)
+		if err != nil {
+			return false, err.(*EvalError)
+		}
+		return v, nil
+	}
 	if r.fast != nil {
 		f := &ev.fr
 		f.rec = rec

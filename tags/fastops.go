@@ -396,8 +396,8 @@ func mapsEqual(a, b map[string]int64) bool {
 }
 
 func eqNode[T any](a, b node, eq func(T, T) bool, neg bool) node {
-	// The hot shape: a field compared with a constant.
-	if b.isConst && a.field >= 0 && a.t.k != kList && a.t.k != kMap {
+	// A value compared with a constant: one closure call, not two.
+	if b.isConst && !a.isConst && a.t.k != kList && a.t.k != kMap {
 		k := b.val.(T)
 		af := as[T](a)
 		return mk(tBool, fn[bool](func(f *frame) (bool, error) {
@@ -493,7 +493,7 @@ func locOf(s *Schema, id int) fieldLoc {
 
 // intOrder specialises the commonest leaf, an int field against a constant.
 func (c *compiler) intOrder(op string, a, b node) node {
-	if a.isConst && b.field >= 0 {
+	if a.isConst && !b.isConst {
 		a, b = b, a
 		op = map[string]string{"_<_": "_>_", "_<=_": "_>=_", "_>_": "_<_", "_>=_": "_<=_"}[op]
 	}
@@ -502,6 +502,23 @@ func (c *compiler) intOrder(op string, a, b node) node {
 		l.k = b.val.(int64)
 		l.op = map[string]leafOp{"_<_": lfIntLT, "_<=_": lfIntLE, "_>_": lfIntGT, "_>=_": lfIntGE}[op]
 		return leafNode(l)
+	}
+	if b.isConst {
+		// Any int expression (days_since(ts), size(l), m["k"]) against a
+		// constant.
+		k, af := b.val.(int64), as[int64](a)
+		var g fn[bool]
+		switch op {
+		case "_<_":
+			g = func(f *frame) (bool, error) { x, err := af(f); return err == nil && x < k, err }
+		case "_<=_":
+			g = func(f *frame) (bool, error) { x, err := af(f); return err == nil && x <= k, err }
+		case "_>_":
+			g = func(f *frame) (bool, error) { x, err := af(f); return err == nil && x > k, err }
+		default:
+			g = func(f *frame) (bool, error) { x, err := af(f); return err == nil && x >= k, err }
+		}
+		return mk(tBool, g, a.pure)
 	}
 	return orderNode(op, a, b, func(x, y int64) (int, error) { return cmp.Compare(x, y), nil })
 }

@@ -53,6 +53,7 @@ func (s *Schema) LoadIndex(ctx context.Context, ix *segment.Index, records iter.
 		}
 	}
 	members := roaring.New()
+	days := dayCache{loc: loc}
 	var ids []uint32
 	n := 0
 	for rec := range records {
@@ -90,7 +91,7 @@ func (s *Schema) LoadIndex(ctx context.Context, ix *segment.Index, records iter.
 				c.ids, c.vals = append(c.ids, rec.ID), append(c.vals, rec.num[slot])
 			case AsDay:
 				c := ints[f]
-				c.ids, c.vals = append(c.ids, rec.ID), append(c.vals, DayNumber(rec.ts[slot], loc))
+				c.ids, c.vals = append(c.ids, rec.ID), append(c.vals, days.day(rec.ts[slot]))
 			case AsEnum:
 				v := rec.str[slot]
 				b := enums[f][v]

@@ -3,6 +3,7 @@ package tags
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
@@ -70,10 +71,15 @@ func not(p *segment.Plan) *segment.Plan {
 }
 
 // pushedTag is a tag evaluated as plans: one plan per value (one for a
-// boolean tag), and the members for which the tag is decided (not errored).
+// boolean tag). undecided counts, with the value plans, the members for
+// which the rule does not err: a boolean rule's false plan, or, for cases
+// without a default, the plan of "every case false". attrs are the index
+// fields the leaves read: where each holds a value for every member, no
+// member errs and undecided need not be evaluated.
 type pushedTag struct {
-	values  []*segment.Plan
-	decided *segment.Plan
+	values    []*segment.Plan
+	undecided *segment.Plan // nil when every decided member has a value
+	attrs     []string
 }
 
 func (p *pushedTag) any() *segment.Plan { return or(p.values...) }
@@ -208,7 +214,7 @@ func (pl *planner) tagPlans(t *Tag) (*pushedTag, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		return &pushedTag{values: []*segment.Plan{r.t}, decided: or(r.t, r.f)}, true, nil
+		return &pushedTag{values: []*segment.Plan{r.t}, undecided: r.f, attrs: leafAttrs(forms)}, true, nil
 	}
 	// Ordered cases are c1 ? v1 : c2 ? v2 : ... : default, so value i
 	// goes to the members for which case i holds and every earlier case is
@@ -227,11 +233,12 @@ func (pl *planner) tagPlans(t *Tag) (*pushedTag, bool, error) {
 		falses = append(falses, r.f)
 	}
 	none := and(falses...)
-	decided := append([]*segment.Plan{}, pt.values...)
 	if deflt >= 0 {
 		pt.values[deflt] = or(pt.values[deflt], none)
+	} else {
+		pt.undecided = none
 	}
-	pt.decided = or(append(decided, none)...)
+	pt.attrs = leafAttrs(forms)
 	return pt, true, nil
 }
 
@@ -284,6 +291,29 @@ func (t *Tag) pushForms() (forms []*pexpr, vals []int, deflt int, ok bool) {
 		}
 	}
 	return nil, nil, -1, false
+}
+
+// leafAttrs lists the index fields whose absence makes a leaf err.
+func leafAttrs(forms []*pexpr) []string {
+	var out []string
+	var walk func(p *pexpr)
+	walk = func(p *pexpr) {
+		for _, k := range p.kids {
+			walk(k)
+		}
+		if p.op == pLeaf {
+			switch p.leaf.kind {
+			case lInt, lIntIn, lEnumIn, lDays:
+				if !slices.Contains(out, p.leaf.attr) {
+					out = append(out, p.leaf.attr)
+				}
+			}
+		}
+	}
+	for _, f := range forms {
+		walk(f)
+	}
+	return out
 }
 
 func literalString(e ast.Expr) (string, bool) {

@@ -91,7 +91,6 @@ func (s *Set) Refresh(ctx context.Context, ix *segment.Index, clock Clock, recor
 
 	// Pushed tags first: per-member rules may read them through has_tag.
 	pushedBms := make(map[int][]*roaring.Bitmap, len(pr.pushed))
-	decided := make(map[int]*roaring.Bitmap, len(pr.pushed))
 	for _, t := range pr.order {
 		pt, ok := pr.pushed[t.id]
 		if !ok {
@@ -102,9 +101,6 @@ func (s *Set) Refresh(ctx context.Context, ix *segment.Index, clock Clock, recor
 			if bms[i], err = view.Bitmap(p); err != nil {
 				return nil, fmt.Errorf("refresh: tag %q: %w", t.def.Name, err)
 			}
-		}
-		if decided[t.id], err = view.Bitmap(pt.decided); err != nil {
-			return nil, fmt.Errorf("refresh: tag %q: %w", t.def.Name, err)
 		}
 		pushedBms[t.id] = bms
 		if err := ctx.Err(); err != nil {
@@ -135,6 +131,22 @@ func (s *Set) Refresh(ctx context.Context, ix *segment.Index, clock Clock, recor
 	}
 	res.Members = int(universe.GetCardinality())
 
+	// A pushed tag errs only for members lacking a field its leaves read;
+	// fields every member has are found once.
+	complete := map[string]bool{}
+	for _, pt := range pr.pushed {
+		for _, a := range pt.attrs {
+			if _, seen := complete[a]; seen {
+				continue
+			}
+			has, err := view.Bitmap(segment.Has(a))
+			if err != nil {
+				return nil, fmt.Errorf("refresh: %w", err)
+			}
+			complete[a] = roaring.AndNot(universe, has).IsEmpty()
+		}
+	}
+
 	// Collect each tag's new members and stats, in topological order.
 	type newTag struct {
 		t     *Tag
@@ -155,7 +167,18 @@ func (s *Set) Refresh(ctx context.Context, ix *segment.Index, clock Clock, recor
 					st.Values[i] = n
 				}
 			}
-			st.Missing = res.Members - int(roaring.And(decided[t.id], universe).GetCardinality())
+			pt := pr.pushed[t.id]
+			decided := st.Tagged
+			if pt.undecided != nil && !allComplete(pt.attrs, complete) {
+				u, err := view.Bitmap(pt.undecided)
+				if err != nil {
+					return nil, fmt.Errorf("refresh: tag %q: %w", t.def.Name, err)
+				}
+				decided += int(u.AndCardinality(universe))
+			} else if pt.undecided != nil {
+				decided = res.Members
+			}
+			st.Missing = res.Members - decided
 			results = append(results, newTag{t, bms, st})
 			continue
 		}
@@ -181,6 +204,15 @@ func (s *Set) Refresh(ctx context.Context, ix *segment.Index, clock Clock, recor
 		res.Versions = append(res.Versions, s.addVersion(nt.t, clock, res.After, nt.bms, nt.stats))
 	}
 	return res, nil
+}
+
+func allComplete(attrs []string, complete map[string]bool) bool {
+	for _, a := range attrs {
+		if !complete[a] {
+			return false
+		}
+	}
+	return true
 }
 
 // writeTag replaces a tag's members in the index.

@@ -3,6 +3,7 @@ package tags
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"cel.dev/cel-go/cel"
 )
@@ -119,6 +120,7 @@ type Schema struct {
 	byName map[string]FieldID
 	counts [CountMap + 1]int // fields per type
 	env    *cel.Env
+	chunks sync.Pool // *chunk, reused by batch evaluations
 }
 
 // celReserved are the identifiers CEL reserves (language definition,
