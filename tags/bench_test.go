@@ -136,3 +136,13 @@ func BenchmarkRefresh20PerMember(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkCompile(b *testing.B) {
+	s := retailSchema(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Compile("typical", `orders_90d >= 3 && "miniapp" in channels && days_since(last_order_at) <= 30`); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

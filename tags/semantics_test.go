@@ -197,3 +197,37 @@ func TestCompileErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestCostLimit: a rule with nested comprehensions runs on cel-go under the
+// cost limit, which stops it on a long list; the error is counted and the
+// batch goes on.
+func TestCostLimit(t *testing.T) {
+	s := semanticsSchema(t)
+	set := NewSet(s, &Config{CostLimit: 100_000})
+	require.NoError(t, set.Define(Definition{Name: "pairs",
+		Rule: `channels.exists(a, channels.exists(b, a + b == "zz"))`}))
+	tg, _ := set.Tag("pairs")
+	assert.Equal(t, PathCEL, set.Path("pairs"))
+	assert.Equal(t, "nested comprehension", tg.Why())
+
+	long := make([]string, 1000)
+	for i := range long {
+		long[i] = "x"
+	}
+	short := s.NewRecord(1)
+	require.NoError(t, short.Set("channels", []string{"z", "y", "z"}))
+	big := s.NewRecord(2)
+	require.NoError(t, big.Set("channels", long))
+	loc := time.UTC
+	clock := Clock{AsOf: time.Date(2024, 1, 1, 0, 0, 0, 0, loc), Location: loc}
+	run, err := newRun(set.cur.Load(), clock, nil, nil)
+	require.NoError(t, err)
+	out, err := run.batch(t.Context(), s, records([]*Record{short, big}), 1, nil)
+	require.NoError(t, err)
+	st := out.stats[0]
+	assert.Equal(t, 1, st.Tagged, "the short list has the pair z+z")
+	assert.Equal(t, 1, st.Errors)
+	require.Len(t, st.Samples, 1)
+	assert.Equal(t, uint32(2), st.Samples[0].Member)
+	assert.Equal(t, ErrCostLimit, st.Samples[0].Err.Kind)
+}
