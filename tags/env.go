@@ -30,14 +30,6 @@ const (
 	fnPresent    = "present"
 )
 
-// lateBound are the functions whose implementation depends on the
-// evaluation (its Clock or the member's tags); cel-go resolves them from the
-// activation, so a compiled rule never folds "now" into a constant.
-var lateBound = []string{
-	fnDaysSince, fnDaysUntil, fnHoursSince, fnYearsSince, fnInLast, fnAsOf,
-	fnYear, fnMonth, fnDay, fnWeekday, fnHour, fnDayOfYear, fnHasTag,
-}
-
 func tsToInt(name string) cel.EnvOption {
 	return cel.Function(name,
 		cel.Overload(name+"_timestamp", []*cel.Type{cel.TimestampType}, cel.IntType, cel.LateFunctionBinding()))

@@ -127,19 +127,16 @@ func (e *MemberError) Unwrap() error { return e.Err }
 // Shared runtime errors; they carry no per-member detail so that the hot
 // path does not allocate.
 var (
-	errOverflow      = &EvalError{ErrOverflow, "integer overflow"}
-	errDivZero       = &EvalError{ErrDivideByZero, "division by zero"}
-	errModZero       = &EvalError{ErrDivideByZero, "modulus by zero"}
-	errNoKey         = &EvalError{ErrNoSuchKey, "no such key"}
-	errIndexRange    = &EvalError{ErrNoSuchKey, "index out of range"}
-	errNegWindow     = &EvalError{ErrBadValue, "in_last: negative duration"}
-	errInterrupted   = &EvalError{ErrOther, "operation interrupted"}
-	errDurOverflow   = &EvalError{ErrOverflow, "duration overflow"}
-	errTimeOverflow  = &EvalError{ErrOverflow, "timestamp overflow"}
-	errDoubleToInt   = &EvalError{ErrOverflow, "integer overflow converting double"}
-	errCostExceeded  = &EvalError{ErrCostLimit, "operation cancelled: actual cost limit exceeded"}
-	errNoTagSource   = &EvalError{ErrOther, "has_tag: no tag source"}
-	errUndeclaredVal = &EvalError{ErrBadValue, "value not declared for tag"}
+	errOverflow    = &EvalError{ErrOverflow, "integer overflow"}
+	errDivZero     = &EvalError{ErrDivideByZero, "division by zero"}
+	errModZero     = &EvalError{ErrDivideByZero, "modulus by zero"}
+	errNoKey       = &EvalError{ErrNoSuchKey, "no such key"}
+	errIndexRange  = &EvalError{ErrNoSuchKey, "index out of range"}
+	errNegWindow   = &EvalError{ErrBadValue, "in_last: negative duration"}
+	errInterrupted = &EvalError{ErrOther, "operation interrupted"}
+	errDurOverflow = &EvalError{ErrOverflow, "duration overflow"}
+	errDoubleToInt = &EvalError{ErrOverflow, "integer overflow converting double"}
+	errNoTagSource = &EvalError{ErrOther, "has_tag: no tag source"}
 )
 
 func missingErr(field string) *EvalError {

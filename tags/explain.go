@@ -118,7 +118,7 @@ func (ev *Evaluator) explainRule(r *Rule, rec *Record) (*Node, ref.Val, *EvalErr
 	if det != nil {
 		st = det.State()
 	}
-	root := r.explainNode(r.ast.Expr(), st, ev.clock.Location, true)
+	root := r.explainNode(r.ast.Expr(), st, ev.clock.Location)
 	if err != nil {
 		ee := classify(err)
 		root.Value = "error: " + ee.Msg
@@ -127,7 +127,7 @@ func (ev *Evaluator) explainRule(r *Rule, rec *Record) (*Node, ref.Val, *EvalErr
 	return root, out, nil
 }
 
-func (r *Rule) explainNode(e ast.Expr, st interpreter.EvalState, loc *time.Location, root bool) *Node {
+func (r *Rule) explainNode(e ast.Expr, st interpreter.EvalState, loc *time.Location) *Node {
 	text, err := parser.Unparse(e, r.ast.SourceInfo())
 	if err != nil {
 		text = fmt.Sprintf("<expr %d>", e.ID())
@@ -157,7 +157,7 @@ func (r *Rule) explainNode(e ast.Expr, st interpreter.EvalState, loc *time.Locat
 		if k.Kind() == ast.LiteralKind {
 			continue
 		}
-		n.Children = append(n.Children, r.explainNode(k, st, loc, false))
+		n.Children = append(n.Children, r.explainNode(k, st, loc))
 	}
 	return n
 }

@@ -32,15 +32,6 @@ func (c *compiler) args(call ast.CallExpr) ([]node, error) {
 	return out, nil
 }
 
-func allPure(ns []node) bool {
-	for _, n := range ns {
-		if !n.pure {
-			return false
-		}
-	}
-	return true
-}
-
 func (c *compiler) call(e ast.Expr) (node, error) {
 	call := e.AsCall()
 	name := call.FunctionName()

@@ -76,22 +76,6 @@ func (o cmpOp) mirror() cmpOp {
 	return [...]cmpOp{opEQ: opEQ, opNE: opNE, opLT: opGT, opLE: opGE, opGT: opLT, opGE: opLE}[o]
 }
 
-func (o cmpOp) holds(x, k int64) bool {
-	switch o {
-	case opEQ:
-		return x == k
-	case opNE:
-		return x != k
-	case opLT:
-		return x < k
-	case opLE:
-		return x <= k
-	case opGT:
-		return x > k
-	}
-	return x >= k
-}
-
 var cmpOps = map[string]cmpOp{"_==_": opEQ, "_!=_": opNE, "_<_": opLT, "_<=_": opLE, "_>_": opGT, "_>=_": opGE}
 
 type pleaf struct {
