@@ -90,6 +90,7 @@ type planner struct {
 	pushed  map[int]*pushedTag // tags of the refresh evaluated as plans
 	inRun   map[int]bool       // tags of the refresh evaluated per member
 	cat     *catalog
+	view    *segment.View
 }
 
 var segOps = [...]segment.Op{opEQ: segment.Eq, opNE: segment.Ne, opLT: segment.Lt, opLE: segment.Le,
@@ -186,6 +187,10 @@ func (pl *planner) leaf(l *pleaf) (tfPlan, error) {
 			}
 		} else if pl.inRun[l.tag.id] {
 			return tfPlan{}, fmt.Errorf("tag %q is evaluated per member", l.tag.name)
+		} else if _, declared := pl.view.FieldKind(l.tag.name); !declared {
+			// A tag the index does not hold yet (a manual tag never
+			// assigned): nobody has it, as has_tag per member sees it.
+			yes = segment.None()
 		} else {
 			switch {
 			case l.tag.value >= 0:

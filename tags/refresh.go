@@ -261,7 +261,8 @@ func (s *Set) prepare(cat *catalog, view *segment.View, clock Clock, names []str
 	}
 	pr := &prepared{pushed: map[int]*pushedTag{}}
 	inRun := map[int]bool{}
-	pl := &planner{asOfDay: DayNumber(clock.AsOf, clock.Location), pushed: pr.pushed, inRun: inRun, cat: cat}
+	pl := &planner{asOfDay: DayNumber(clock.AsOf, clock.Location), pushed: pr.pushed, inRun: inRun, cat: cat,
+		view: view}
 	var perMember []string
 	for _, t := range cat.order {
 		if t.kind == KindManual || (names != nil && !want[t.def.Name]) {

@@ -351,3 +351,24 @@ func TestExplain(t *testing.T) {
 	assert.Contains(t, e.String(), "days_since(last_order_at) = 9")
 	assert.Contains(t, e.String(), "last_order_at = 2024-03-01T10:00:00+08:00")
 }
+
+// TestRefreshUnassignedManualTag: a rule on a manual tag nobody was ever
+// given pushes down and treats it as empty, as per-member evaluation does.
+func TestRefreshUnassignedManualTag(t *testing.T) {
+	set := retailSet(t)
+	loc := mustLoc(t, "Asia/Shanghai")
+	recs := retailMembers(t, set.Schema(), loc)
+	clock := Clock{AsOf: time.Date(2024, 3, 10, 9, 0, 0, 0, loc), Location: loc}
+	require.NoError(t, set.Define(Definition{Name: "fresh", Rule: `orders_90d >= 1 && !has_tag("contacted_7d")`}))
+	for _, noPush := range []bool{false, true} {
+		ix := segment.New(&segment.Options{Location: loc})
+		_, err := set.Schema().LoadIndex(context.Background(), ix, records(recs), loc)
+		require.NoError(t, err)
+		res, err := set.Refresh(context.Background(), ix, clock, records(recs), &RefreshOptions{Tags: []string{"fresh"}, NoPushDown: noPush})
+		require.NoError(t, err)
+		assert.Equal(t, !noPush, res.Versions[0].Stats.Path == PathPushDown)
+		b, err := ix.View().Tag("fresh")
+		require.NoError(t, err)
+		assert.Equal(t, []uint32{1, 2, 4}, b.ToArray(), "no push-down: %v", noPush)
+	}
+}
