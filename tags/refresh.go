@@ -402,7 +402,8 @@ func (v *viewTags) value(id int, member uint32) int {
 
 // Version is one refresh's result for one tag: its members at an as-of
 // time. A Set keeps each tag's recent versions (Config.KeepVersions) until
-// they are released, so that who entered and who left can be reported.
+// they are released, so that who entered and who left can be reported:
+// with Changes, or with segment.Diff over two versions' Views.
 // A Version is immutable and safe for concurrent use.
 type Version struct {
 	// Tag is the tag's name and Number counts its refreshes from 1.

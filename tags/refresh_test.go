@@ -210,6 +210,11 @@ func TestVersionsAndChanges(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entered.ToArray())
 	assert.Equal(t, []uint32{1}, left.ToArray())
+	// segment.Diff over the versions' views reports the same.
+	entered, left, err = segment.Diff(vs[0].View, vs[1].View, segment.Tag("active"))
+	require.NoError(t, err)
+	assert.Empty(t, entered.ToArray())
+	assert.Equal(t, []uint32{1}, left.ToArray())
 	// The previous version's view still reads the old members.
 	old, err := vs[0].View.Tag("active")
 	require.NoError(t, err)
