@@ -97,6 +97,13 @@ func (s *Set) Define(defs ...Definition) error {
 		if err := validTagName(d.Name); err != nil {
 			return fmt.Errorf("define: %w", err)
 		}
+		// Tags and indexed fields share the index's namespace.
+		for _, f := range s.schema.fields {
+			if f.Index != NotIndexed && f.IndexName == d.Name {
+				return fmt.Errorf("define: tag %q: the index holds field %q under that name: %w",
+					d.Name, f.Name, ErrInvalidDefinition)
+			}
+		}
 	}
 	// New names get ids now, but the id map only keeps them if Define
 	// succeeds.

@@ -79,6 +79,7 @@ func TestDefineErrors(t *testing.T) {
 		{"duplicate value", []Definition{{Name: "a", Manual: true, Values: []string{"x", "x"}}}, ErrInvalidDefinition, "twice"},
 		{"expr without values", []Definition{{Name: "a", Expr: `"x"`}}, ErrInvalidDefinition, "Values"},
 		{"given twice", []Definition{{Name: "a", Rule: "true"}, {Name: "a", Rule: "false"}}, ErrInvalidDefinition, "twice"},
+		{"named like an indexed field", []Definition{{Name: "tier", Manual: true, Values: []string{"x"}}}, ErrInvalidDefinition, "index holds field"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
