@@ -28,6 +28,10 @@ func TestCompiledMatchesCEL(t *testing.T) {
 		recs[i] = randRecord(r, s, uint32(i), loc)
 	}
 	rules, compiled, mismatches := 0, 0, 0
+	if raceEnabled && nRules > 500 {
+		nRules = 500
+		defer func() { nRules = 1500 }()
+	}
 	for i := uint64(0); i < nRules && mismatches < 10; i++ {
 		g := &gen{r: r}
 		src := g.rule()
