@@ -50,6 +50,11 @@ func (r *run) batch(ctx context.Context, schema *Schema, recs iter.Seq[*Record],
 	if recs == nil {
 		return out, nil
 	}
+	if len(r.tags) == 0 {
+		// Nothing to evaluate per member (every tag was pushed down):
+		// the records only say who the members are.
+		return out, r.collect(ctx, schema, recs, out, progress)
+	}
 	free := make(chan *chunk, 2*workers)
 	for range 2 * workers {
 		// Chunks (and their records) are pooled per schema across
@@ -187,4 +192,44 @@ func (r *run) batch(ctx context.Context, schema *Schema, recs iter.Seq[*Record],
 		}
 	}
 	return out, nil
+}
+
+// collect reads the members of a sequence without evaluating anything.
+func (r *run) collect(ctx context.Context, schema *Schema, recs iter.Seq[*Record], out *batchOut,
+	progress func(int)) error {
+	n := 0
+	for rec := range recs {
+		n++
+		if n%chunkSize == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if progress != nil {
+				progress(int(out.members.GetCardinality()))
+			}
+		}
+		var bad error
+		switch {
+		case rec == nil:
+			bad = fmt.Errorf("record %d of the sequence is nil", n)
+		case rec.schema != schema:
+			bad = fmt.Errorf("member %d: %w", rec.ID, ErrSchemaMismatch)
+		case !out.members.CheckedAdd(rec.ID):
+			bad = fmt.Errorf("member %d: duplicate record, the first one counts", rec.ID)
+		}
+		if bad != nil {
+			out.badCount++
+			if len(out.bad) < MaxBadRecords {
+				out.bad = append(out.bad, bad)
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	out.evaluated = int(out.members.GetCardinality())
+	if progress != nil {
+		progress(out.evaluated)
+	}
+	return nil
 }

@@ -131,6 +131,19 @@ func TestRefreshEndToEnd(t *testing.T) {
 		assert.Equal(t, PathPushDown, ver.Stats.Path)
 		assert.Equal(t, uint64(3), ver.Number)
 	}
+	// With records, pushed-down tags are restricted to the records' members.
+	var progress []int
+	res3, err := set.Refresh(context.Background(), ix, clock, records(append(recs[:2:2], nil, recs[3])),
+		&RefreshOptions{Tags: []string{"active"}, Progress: func(n int) { progress = append(progress, n) }})
+	require.NoError(t, err)
+	assert.Equal(t, 3, res3.Members)
+	assert.Equal(t, 1, res3.BadCount)
+	assert.Equal(t, []int{3}, progress)
+	b, err := ix.View().Tag("active")
+	require.NoError(t, err)
+	assert.Equal(t, []uint32{1, 4}, b.ToArray())
+	assert.Equal(t, Stats{Tag: "active", Path: PathPushDown, Members: 3, Tagged: 2, Missing: 0}, res3.Versions[0].Stats)
+
 	_, err = set.Refresh(context.Background(), ix, clock, nil, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "need records")
