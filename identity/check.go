@@ -1,0 +1,147 @@
+package identity
+
+import (
+	"fmt"
+	"slices"
+)
+
+// check verifies the resolver's invariants in time linear in its size: it
+// guards restored snapshots and is run by the tests after every kind of
+// mutation. r.mu must be held (or the resolver not yet shared).
+func (r *Resolver) check() error {
+	var liveIDs, livePersons int
+	for x := range r.ids.len() {
+		xi := r.ids.at(x)
+		switch p := xi.person; {
+		case p == erasedIdent:
+			continue
+		case p == blockedIdent:
+			if _, ok := r.blocked[x]; !ok {
+				return fmt.Errorf("identifier %d blocked but not listed", x)
+			}
+		case p == noPerson:
+			if len(r.dropRefs[x]) == 0 {
+				return fmt.Errorf("identifier %d belongs to no person and no evidence carries it", x)
+			}
+		default:
+			if p >= r.persons.len() || r.persons.at(p).status() != stateLive {
+				return fmt.Errorf("identifier %d held by person %d, which is not live", x, p)
+			}
+		}
+		liveIDs++
+		ns := xi.ns()
+		if int(ns) >= len(r.nsKind) {
+			return fmt.Errorf("identifier %d in unknown namespace %d", x, ns)
+		}
+		if got := r.findIdent(ns, r.identHash(x), r.arena.get(xi.arenaOff())); got != x {
+			return fmt.Errorf("identifier %d not found by its value (got %d)", x, got)
+		}
+	}
+	if liveIDs != r.liveIDs || liveIDs != r.table.live {
+		return fmt.Errorf("%d identifiers stored, counted %d, table %d", liveIDs, r.liveIDs, r.table.live)
+	}
+	for x := range r.blocked {
+		if r.ids.at(x).person != blockedIdent {
+			return fmt.Errorf("identifier %d listed as blocked but is not", x)
+		}
+	}
+
+	held := 0
+	for p := range r.persons.len() {
+		pp := r.persons.at(p)
+		if pp.status() != stateLive {
+			continue
+		}
+		livePersons++
+		xs := r.personIdents(nil, p)
+		if len(xs) != int(pp.n) || len(xs) == 0 {
+			return fmt.Errorf("person %d holds %d identifiers, counted %d", p, len(xs), pp.n)
+		}
+		held += len(xs)
+		cnt := make([]uint16, r.cfg.counters)
+		for _, x := range xs {
+			xi := r.ids.at(x)
+			if xi.person != p {
+				return fmt.Errorf("person %d lists identifier %d of person %d", p, x, xi.person)
+			}
+			if j := r.cfg.kinds[r.nsKind[xi.ns()]].counter; j >= 0 {
+				cnt[j]++
+			}
+		}
+		if !slices.Equal(cnt, r.countsOf(p)) && r.cfg.counters > 0 {
+			return fmt.Errorf("person %d limit counters %v, recounted %v", p, r.countsOf(p), cnt)
+		}
+		recs := r.personRecords(nil, p)
+		if len(recs) == 0 {
+			return fmt.Errorf("person %d has no evidence", p)
+		}
+		for _, off := range recs {
+			rc := r.log.rec(off)
+			if rc.tag() != tagLive {
+				return fmt.Errorf("person %d lists deleted record %d", p, off)
+			}
+			linked := 0
+			for _, e := range rc.entries() {
+				if entryStatus(e) == stLinked {
+					linked++
+					if q := r.ids.at(entryID(e)).person; q != p {
+						return fmt.Errorf("record %d of person %d links identifier %d of person %d", off, p, entryID(e), q)
+					}
+				}
+			}
+			if linked == 0 {
+				return fmt.Errorf("record %d of person %d links nothing", off, p)
+			}
+		}
+		merges := 0
+		for _, q := range r.group(nil, p) {
+			if q == p {
+				continue
+			}
+			merges++
+			if c, err := r.canonical(q); err != nil || c != p {
+				return fmt.Errorf("person %d in the group of %d resolves to %d (%v)", q, p, c, err)
+			}
+		}
+		if merges > pp.merges() {
+			return fmt.Errorf("person %d has %d aliases but counts %d merges", p, merges, pp.merges())
+		}
+	}
+	if livePersons != r.livePersons {
+		return fmt.Errorf("%d live persons, counted %d", livePersons, r.livePersons)
+	}
+
+	records, dropped := 0, 0
+	for off := r.log.skipPad(0); off < r.log.end; off = r.log.following(off) {
+		rc := r.log.rec(off)
+		if rc.tag() != tagLive {
+			continue
+		}
+		records++
+		if o := r.recordOwner(off); o >= erasedIdent {
+			return fmt.Errorf("record %d links no identifier", off)
+		}
+		for _, e := range rc.entries() {
+			if entryStatus(e) == stDropped {
+				dropped++
+				if !slices.Contains(r.dropRefs[entryID(e)], off) {
+					return fmt.Errorf("record %d drops identifier %d without a reference", off, entryID(e))
+				}
+			}
+		}
+		if rc.evLen() > 0 && !slices.Contains(r.eventRecords(nil, string(rc.eventID())), off) {
+			return fmt.Errorf("record %d not found by its event ID", off)
+		}
+	}
+	if records != r.log.live {
+		return fmt.Errorf("%d live records, counted %d", records, r.log.live)
+	}
+	refs := 0
+	for _, offs := range r.dropRefs {
+		refs += len(offs)
+	}
+	if refs != dropped {
+		return fmt.Errorf("%d dropped entries, %d references", dropped, refs)
+	}
+	return nil
+}
