@@ -28,7 +28,9 @@ type refResolver struct {
 
 type refID struct{ kind, scope, value string }
 
-func (x refID) String() string { return Identifier{Kind: x.kind, Scope: x.scope, Value: x.value}.String() }
+func (x refID) String() string {
+	return Identifier{Kind: x.kind, Scope: x.scope, Value: x.value}.String()
+}
 
 type refPerson struct {
 	born   string // event ID of the observation that created it

@@ -31,8 +31,8 @@ func TestSplitUndoesBridge(t *testing.T) {
 func TestSplitFirstObservationMovesPerson(t *testing.T) {
 	kinds := []Kind{{Name: "cookie"}}
 	h := newHarness(t, Config{Kinds: kinds})
-	p0 := h.obs(id("cookie", "a")).Person         // e1
-	h.obs(id("cookie", "a"), id("cookie", "b"))   // e2
+	p0 := h.obs(id("cookie", "a")).Person       // e1
+	h.obs(id("cookie", "a"), id("cookie", "b")) // e2
 	res, err := h.r.SplitObservation("e1")
 	require.NoError(t, err)
 	h.check()
@@ -72,8 +72,8 @@ func TestSplitIdentifierUnglues(t *testing.T) {
 	kinds := []Kind{{Name: "phone", Limit: 2}, {Name: "cookie"}}
 	h := newHarness(t, Config{Kinds: kinds})
 	p0 := h.obs(id("cookie", "k1"), id("phone", "shop")).Person // e1
-	h.obs(id("cookie", "k2"), id("phone", "shop"))               // e2
-	h.obs(id("cookie", "k3"), id("phone", "own"))                 // e3, untouched
+	h.obs(id("cookie", "k2"), id("phone", "shop"))              // e2
+	h.obs(id("cookie", "k3"), id("phone", "own"))               // e3, untouched
 	require.Equal(t, []string{"phone:shop", "cookie:k1", "cookie:k2"}, h.idents(p0))
 
 	res, err := h.r.SplitIdentifier(id("phone", "shop"), true)
