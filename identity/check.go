@@ -46,6 +46,10 @@ func (r *Resolver) check() error {
 		}
 	}
 
+	roots, err := r.roots()
+	if err != nil {
+		return err
+	}
 	held := 0
 	for p := range r.persons.len() {
 		pp := r.persons.at(p)
@@ -99,8 +103,8 @@ func (r *Resolver) check() error {
 				continue
 			}
 			merges++
-			if c, err := r.canonical(q); err != nil || c != p {
-				return fmt.Errorf("person %d in the group of %d resolves to %d (%v)", q, p, c, err)
+			if roots[q] != p {
+				return fmt.Errorf("person %d in the group of %d resolves to %d", q, p, roots[q])
 			}
 		}
 		if merges > pp.merges() {
@@ -124,7 +128,7 @@ func (r *Resolver) check() error {
 		for _, e := range rc.entries() {
 			if entryStatus(e) == stDropped {
 				dropped++
-				if !slices.Contains(r.dropRefs[entryID(e)], off) {
+				if _, ok := slices.BinarySearch(r.dropRefs[entryID(e)], off); !ok {
 					return fmt.Errorf("record %d drops identifier %d without a reference", off, entryID(e))
 				}
 			}
@@ -137,11 +141,58 @@ func (r *Resolver) check() error {
 		return fmt.Errorf("%d live records, counted %d", records, r.log.live)
 	}
 	refs := 0
-	for _, offs := range r.dropRefs {
+	for x, offs := range r.dropRefs {
 		refs += len(offs)
+		if !slices.IsSorted(offs) {
+			return fmt.Errorf("references to identifier %d out of order", x)
+		}
 	}
 	if refs != dropped {
 		return fmt.Errorf("%d dropped entries, %d references", dropped, refs)
 	}
 	return nil
+}
+
+// roots resolves every person's alias chain in linear time, failing on a
+// cycle or a link to an unknown person.
+func (r *Resolver) roots() ([]uint32, error) {
+	np := r.persons.len()
+	roots := make([]uint32, np)
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := make([]uint8, np)
+	var path []uint32
+	for p := range np {
+		path = path[:0]
+		q := p
+		var root uint32
+		for {
+			if state[q] == done {
+				root = roots[q]
+				break
+			}
+			if state[q] == onPath {
+				return nil, fmt.Errorf("aliases of person %d go round in a circle", p)
+			}
+			pq := r.persons.at(q)
+			if pq.status() != stateAlias {
+				root = q
+				break
+			}
+			if pq.link >= np {
+				return nil, fmt.Errorf("person %d aliases unknown person %d", q, pq.link)
+			}
+			state[q] = onPath
+			path = append(path, q)
+			q = pq.link
+		}
+		for _, x := range path {
+			roots[x], state[x] = root, done
+		}
+		roots[q], state[q] = root, done
+	}
+	return roots, nil
 }

@@ -78,12 +78,21 @@ func (r *Resolver) Erase(p PersonID) (Erasure, error) {
 			if r.recordOwner(off) == c {
 				continue
 			}
-			ents := r.log.rec(off).entries()
+			rc := r.log.rec(off)
+			ents := rc.entries()
+			stillDropped := false
 			for i, e := range ents {
 				if entryStatus(e) != stRemoved && entryID(e) == x {
 					ents[i] = mkEntry(stRemoved, 0)
 					er.Scrubbed++
+				} else if entryStatus(e) == stDropped {
+					stillDropped = true
 				}
+			}
+			if !stillDropped {
+				// Which limit refused the link would hint at the erased
+				// identifier; nothing refused remains to explain.
+				rc.setViol(0)
 			}
 		}
 	}

@@ -171,13 +171,13 @@ func (r *Resolver) Explain(p PersonID) (*Explanation, error) {
 	var refused []uint32
 	for _, x := range xs {
 		for _, off := range r.dropRefs[x] {
-			if r.recordOwner(off) != c && !slices.Contains(refused, off) {
+			if r.recordOwner(off) != c {
 				refused = append(refused, off)
 			}
 		}
 	}
 	slices.Sort(refused)
-	for _, off := range refused {
+	for _, off := range slices.Compact(refused) {
 		ex.Refused = append(ex.Refused, r.step(off))
 	}
 	return ex, nil

@@ -579,6 +579,16 @@ func (r *Resolver) merge(s, l uint32) {
 			a[1], b[1] = b[1], a[1]
 		}
 	}
+	// Point the loser and its aliases straight at the survivor, so alias
+	// chains stay one step long.
+	for q := l; ; {
+		pq := r.persons.at(q)
+		pq.link = s
+		q = pq.sib
+		if q == l {
+			break
+		}
+	}
 	ps.sib, pl.sib = pl.sib, ps.sib
 	ps.n += pl.n
 	ps.setMerges(ps.merges() + pl.merges() + 1)
@@ -587,7 +597,6 @@ func (r *Resolver) merge(s, l uint32) {
 		*r.countAt(l, j) = 0
 	}
 	pl.setStatus(stateAlias)
-	pl.link = s
 	pl.ev = noRec
 	pl.n = 0
 	r.livePersons--

@@ -818,30 +818,22 @@ func (d *decoder) finish() error {
 			return fail("persons", "person %d aliases unknown person %d", p, pp.link)
 		}
 	}
+	roots, err := r.roots()
+	if err != nil {
+		return fail("persons", "%v", err)
+	}
 	for p := range np {
 		pp := r.persons.at(p)
-		if pp.status() != stateAlias {
+		if pp.status() != stateAlias || pp.n != 1 {
 			continue
 		}
-		// Aliases must lead to a person in at most np steps.
-		q := p
-		for range np + 1 {
-			if r.persons.at(q).status() != stateAlias {
-				break
-			}
-			q = r.persons.at(q).link
+		pp.n = 0
+		q := roots[p]
+		if r.persons.at(q).status() != stateLive {
+			return fail("persons", "person %d is merged into person %d, which is not live", p, q)
 		}
-		if r.persons.at(q).status() == stateAlias {
-			return fail("persons", "aliases of person %d go round in a circle", p)
-		}
-		if pp.n == 1 {
-			pp.n = 0
-			if r.persons.at(q).status() != stateLive {
-				return fail("persons", "person %d is merged into person %d, which is not live", p, q)
-			}
-			cq := r.persons.at(q)
-			pp.sib, cq.sib = cq.sib, p
-		}
+		cq := r.persons.at(q)
+		pp.sib, cq.sib = cq.sib, p
 	}
 	for x := range r.ids.len() {
 		xi := r.ids.at(x)
