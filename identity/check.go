@@ -62,7 +62,7 @@ func (r *Resolver) check() error {
 			return fmt.Errorf("person %d holds %d identifiers, counted %d", p, len(xs), pp.n)
 		}
 		held += len(xs)
-		cnt := make([]uint16, r.cfg.counters)
+		cnt := make([]uint8, r.cfg.counters)
 		for _, x := range xs {
 			xi := r.ids.at(x)
 			if xi.person != p {
@@ -116,6 +116,7 @@ func (r *Resolver) check() error {
 	}
 
 	records, dropped := 0, 0
+	ec, ei := -1, 0
 	for off := r.log.skipPad(0); off < r.log.end; off = r.log.following(off) {
 		rc := r.log.rec(off)
 		if rc.tag() != tagLive {
@@ -133,8 +134,26 @@ func (r *Resolver) check() error {
 				}
 			}
 		}
-		if rc.evLen() > 0 && !slices.Contains(r.eventRecords(nil, string(rc.eventID())), off) {
-			return fmt.Errorf("record %d not found by its event ID", off)
+		if rc.evLen() > 0 {
+			// The index lists records in log order; find this one's entry.
+			c, pos := int(off>>logChunkBits), off&(logChunk-1)
+			if c != ec {
+				ec, ei = c, 0
+			}
+			var entries []uint32
+			if c < len(r.events) {
+				entries = r.events[c]
+			}
+			for ; ei < len(entries) && entries[ei]&(logChunk-1) < pos; ei++ {
+			}
+			if ei == len(entries) || entries[ei] != r.eventHash(rc.eventID())&^(logChunk-1)|pos {
+				return fmt.Errorf("record %d not found by its event ID", off)
+			}
+		}
+	}
+	for off := range r.viol {
+		if off >= r.log.end || r.log.rec(off).tag() != tagLive {
+			return fmt.Errorf("violation mask kept for dead record %d", off)
 		}
 	}
 	if records != r.log.live {

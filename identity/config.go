@@ -19,7 +19,8 @@ const (
 // Hard bounds that follow from the compact in-memory layout.
 const (
 	maxKinds          = 255
-	maxLimitedKinds   = 30 // one bit each in a record's violation mask
+	maxLimitedKinds   = 30  // one bit each in a record's violation mask
+	maxLimit          = 255 // per-person limit counters are bytes
 	maxObsIdentifiers = 255
 	maxEventIDLen     = 255
 	maxSources        = 1 << 14
@@ -126,6 +127,8 @@ func compile(cfg Config) (*compiled, error) {
 			return nil, fmt.Errorf("%s: negative Limit %d", where, k.Limit)
 		case k.Limit > c.maxIDs:
 			return nil, fmt.Errorf("%s: Limit %d above MaxIdentifiers %d", where, k.Limit, c.maxIDs)
+		case k.Limit > maxLimit:
+			return nil, fmt.Errorf("%s: Limit %d above %d", where, k.Limit, maxLimit)
 		case k.Window < 0:
 			return nil, fmt.Errorf("%s: negative Window %v", where, k.Window)
 		case k.Window > 0 && k.Window < time.Second:
@@ -179,8 +182,17 @@ func compile(cfg Config) (*compiled, error) {
 	return c, nil
 }
 
-// limitFor returns the limit of a violation bucket key (see bucketKey).
-func (c *compiled) limitOf(kind uint16) int { return c.kinds[kind].Limit }
+// kind finds a kind by name. A scan beats a map for the dozen kinds a
+// host declares: most names differ in length, and equal strings from the
+// same constant compare by pointer.
+func (c *compiled) kind(name string) (uint16, bool) {
+	for i := range c.kinds {
+		if c.kinds[i].Name == name {
+			return uint16(i), true
+		}
+	}
+	return 0, false
+}
 
 // limitNames lists the limits a violation mask names, in priority order.
 func (c *compiled) limitNames(mask uint32) []string {

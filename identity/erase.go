@@ -92,7 +92,7 @@ func (r *Resolver) Erase(p PersonID) (Erasure, error) {
 			if !stillDropped {
 				// Which limit refused the link would hint at the erased
 				// identifier; nothing refused remains to explain.
-				rc.setViol(0)
+				r.setViol(off, 0)
 			}
 		}
 	}
@@ -104,7 +104,8 @@ func (r *Resolver) Erase(p PersonID) (Erasure, error) {
 	}
 	for _, q := range group {
 		pp := r.persons.at(q)
-		*pp = person{born: 0, ev: noRec, link: noIdent, sib: q}
+		*pp = person{born: 0, ev: noRec, link: noIdent}
+		r.setSib(q, q)
 		pp.setStatus(stateErased)
 		clear(r.countsOf(q))
 	}

@@ -131,7 +131,7 @@ func outcomes(r *Resolver) []string {
 				sb.WriteString(" -" + r.identifier(entryID(e)).String())
 			}
 		}
-		fmt.Fprintf(&sb, " %v", r.cfg.limitNames(rc.viol()))
+		fmt.Fprintf(&sb, " %v", r.cfg.limitNames(r.viol[off]))
 		out = append(out, sb.String())
 	}
 	return out

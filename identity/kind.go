@@ -47,8 +47,9 @@ type Kind struct {
 	Normalize Normalizer
 	// Scoped kinds require Identifier.Scope (WeChat OpenIDs: the app ID).
 	Scoped bool
-	// Limit is the most identifiers of this kind one person may hold; 0
-	// means no limit. A member card or UnionID would have 1, a phone 2.
+	// Limit is the most identifiers of this kind one person may hold, at
+	// most 255; 0 means no limit. A member card or UnionID would have 1,
+	// a phone 2.
 	Limit int
 	// Window, when positive, makes Limit count only identifiers linked by
 	// an observation within Window before the observation being resolved,
@@ -116,6 +117,17 @@ const maxValueLen = 255
 // contain white space or control characters inside; case is kept, because
 // OpenIDs, UnionIDs and most platform IDs are case-sensitive.
 func NormalizeToken(dst []byte, value string) ([]byte, error) {
+	// Most values are printable ASCII with nothing to trim.
+	plain := len(value) > 0
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c <= ' ' || c >= 0x7f {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return append(dst, value...), nil
+	}
 	v := strings.TrimFunc(value, unicode.IsSpace)
 	for i, c := range v {
 		if c == utf8.RuneError {
@@ -131,7 +143,24 @@ func NormalizeToken(dst []byte, value string) ([]byte, error) {
 // NormalizeLower is NormalizeToken followed by lower-casing, for values
 // whose case carries no meaning such as device IDs and IDFAs written in hex.
 func NormalizeLower(dst []byte, value string) ([]byte, error) {
+	// One pass for printable ASCII with nothing to trim, the usual case.
+	plain := len(value) > 0
 	start := len(dst)
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if c <= ' ' || c >= 0x7f {
+			plain = false
+			break
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	if plain {
+		return dst, nil
+	}
+	dst = dst[:start]
 	dst, err := NormalizeToken(dst, value)
 	if err != nil {
 		return dst, err
@@ -257,11 +286,11 @@ func isDefaultJunk(v []byte) bool {
 			return true
 		}
 	case 4:
-		if bytes.EqualFold(v, []byte("null")) {
+		if v[0]|0x20 == 'n' && bytes.EqualFold(v, []byte("null")) {
 			return true
 		}
 	case 9:
-		if bytes.EqualFold(v, []byte("undefined")) || bytes.EqualFold(v, []byte("anonymous")) {
+		if c := v[0] | 0x20; c == 'u' && bytes.EqualFold(v, []byte("undefined")) || c == 'a' && bytes.EqualFold(v, []byte("anonymous")) {
 			return true
 		}
 	}

@@ -59,7 +59,7 @@ func (r *Resolver) step(off uint32) Step {
 		},
 		Person:  NoPerson,
 		Created: NoPerson,
-		Limits:  r.cfg.limitNames(rc.viol()),
+		Limits:  r.cfg.limitNames(r.viol[off]),
 	}
 	for _, e := range rc.entries() {
 		x := entryID(e)

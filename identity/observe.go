@@ -30,45 +30,82 @@ func (r *Resolver) Observe(o Observation) (Result, error) {
 // interleave with a bulk load.
 const batchChunk = 256
 
-// ObserveBatch resolves observations in order, as if by Observe one by one,
-// taking the lock once per 256 of them. If results is not nil it must be at
-// least as long as obs and receives each Result. An observation that fails
-// does not stop the batch; the returned *BatchError reports the failures.
+// chunkWork is one chunk of a batch on its way through the pipeline.
+type chunkWork struct {
+	start, end int
+	preps      [batchChunk]*prepared
+	errs       [batchChunk]error
+	local      [batchChunk]Result
+	res        []Result
+}
+
+// ObserveBatch resolves observations in order, with the same results as
+// calling Observe on each in turn, taking the lock once per 256 of them.
+// If results is not nil it must be at least as long as obs and receives
+// each Result. An observation that fails does not stop the batch; the
+// returned *BatchError reports the failures.
+//
+// Normalising needs no lock, so a batch of more than 256 observations
+// normalises the next chunk on another goroutine while the current one is
+// resolved, using two cores.
 func (r *Resolver) ObserveBatch(obs []Observation, results []Result) error {
 	if results != nil && len(results) < len(obs) {
 		return fmt.Errorf("observe batch: %d results for %d observations", len(results), len(obs))
 	}
 	var be BatchError
-	var preps [batchChunk]*prepared
-	var local [batchChunk]Result
-	var perrs [batchChunk]error
-	for start := 0; start < len(obs); start += batchChunk {
-		end := min(start+batchChunk, len(obs))
-		res := local[:end-start]
+	prepare := func(w *chunkWork) {
+		w.res = w.local[:w.end-w.start]
 		if results != nil {
-			res = results[start:end]
+			w.res = results[w.start:w.end]
 		}
-		for i := start; i < end; i++ {
-			j := i - start
-			res[j] = Result{Person: NoPerson}
-			preps[j] = r.getPrep()
-			perrs[j] = r.prepare(&obs[i], preps[j], &res[j])
+		for i := w.start; i < w.end; i++ {
+			j := i - w.start
+			w.res[j] = Result{Person: NoPerson}
+			w.preps[j] = r.getPrep()
+			w.errs[j] = r.prepare(&obs[i], w.preps[j], &w.res[j])
 		}
+	}
+	resolve := func(w *chunkWork) {
 		r.mu.Lock()
-		for i := start; i < end; i++ {
-			j := i - start
-			if perrs[j] == nil {
-				perrs[j] = r.resolveLocked(preps[j], obs[i].Identifiers, &res[j])
+		for i := w.start; i < w.end; i++ {
+			j := i - w.start
+			if w.errs[j] == nil {
+				w.errs[j] = r.resolveLocked(w.preps[j], obs[i].Identifiers, &w.res[j])
 			}
 		}
 		r.unlockAndDeliver()
-		for i := start; i < end; i++ {
-			j := i - start
-			r.putPrep(preps[j])
-			if perrs[j] != nil {
-				be.add(i, perrs[j])
-				perrs[j] = nil
+		for i := w.start; i < w.end; i++ {
+			j := i - w.start
+			r.putPrep(w.preps[j])
+			w.preps[j] = nil
+			if w.errs[j] != nil {
+				be.add(i, w.errs[j])
+				w.errs[j] = nil
 			}
+		}
+	}
+	if len(obs) <= batchChunk {
+		w := &chunkWork{start: 0, end: len(obs)}
+		prepare(w)
+		resolve(w)
+	} else {
+		// Two chunks alternate: one being normalised, one being resolved.
+		free := make(chan *chunkWork, 2)
+		free <- new(chunkWork)
+		free <- new(chunkWork)
+		ready := make(chan *chunkWork, 1)
+		go func() {
+			defer close(ready)
+			for start := 0; start < len(obs); start += batchChunk {
+				w := <-free
+				w.start, w.end = start, min(start+batchChunk, len(obs))
+				prepare(w)
+				ready <- w
+			}
+		}()
+		for w := range ready {
+			resolve(w)
+			free <- w
 		}
 	}
 	if be.Failed > 0 {

@@ -10,14 +10,13 @@ import "encoding/binary"
 //	w0      tag(2) | identifiers n(8) | event ID length(8) | source(14)
 //	w1      next record of the same person (circular list)
 //	w2      observation time, Unix seconds
-//	w3      violation mask: limits that forced drops (only when n ≥ 2,
-//	        since one identifier alone can break no limit)
 //	n words status(2) | identifier number(30), in observation order
 //	…       event ID bytes, little-endian, padded to a word
 //
 // Records never straddle a chunk; a chunk's unused end is skipped. A
 // deleted record keeps its size in w0 and has everything else
-// zeroed.
+// zeroed. Which limits forced a record's drops (its violation mask) is kept
+// beside the log, for the few records that dropped anything.
 type evlog struct {
 	chunks [][]uint32
 	end    uint32 // offset of the next record
@@ -40,13 +39,7 @@ const (
 	maxLogWords = 1<<32 - logChunk // offsets are uint32; noRec stays free
 )
 
-func recWords(n, evLen int) int {
-	w := 3 + n + (evLen+3)/4
-	if n >= 2 {
-		w++
-	}
-	return w
-}
+func recWords(n, evLen int) int { return 3 + n + (evLen+3)/4 }
 
 // rec is a view of one record's words.
 type rec []uint32
@@ -57,26 +50,7 @@ func (r rec) evLen() int     { return int(r[0] >> 14 & 0xFF) }
 func (r rec) source() uint32 { return r[0] & (maxSources - 1) }
 func (r rec) time() uint32   { return r[2] }
 
-func (r rec) viol() uint32 {
-	if r.n() >= 2 {
-		return r[3]
-	}
-	return 0
-}
-
-func (r rec) setViol(v uint32) {
-	if r.n() >= 2 {
-		r[3] = v
-	}
-}
-
-func (r rec) entries() []uint32 {
-	s := 3
-	if r.n() >= 2 {
-		s = 4
-	}
-	return r[s : s+r.n()]
-}
+func (r rec) entries() []uint32 { return r[3 : 3+r.n()] }
 
 func (r rec) eventID() []byte {
 	n := r.evLen()

@@ -3,6 +3,7 @@ package identity
 import (
 	"bytes"
 	"fmt"
+	"slices"
 )
 
 // Resolution of one observation, shared by Observe and by the replay of a
@@ -105,8 +106,13 @@ func (r *Resolver) decide(cs []cand, t uint32) uint32 {
 		c.pi = pi
 		sc.ps[pi].links++
 	}
-	if nNew == 0 && len(sc.ps) == 1 {
+	switch {
+	case nNew == 0 && len(sc.ps) == 1:
 		return 0 // the person is seen again; nothing grows
+	case len(sc.ps) == 0 && nNew <= r.cfg.maxIDs && !r.newBreak(cs, nil):
+		return 0 // a new person within every limit
+	case len(sc.ps) == 1 && !complexNew && sc.ps[0].n+nNew <= r.cfg.maxIDs && !r.newBreak(cs, r.countsOf(sc.ps[0].id)):
+		return 0 // new identifiers for one person, within its limits
 	}
 	if len(sc.ps) >= 2 || limitedNew {
 		r.countLimited(t, len(sc.ps) >= 2 || complexNew)
@@ -125,6 +131,32 @@ func (r *Resolver) decide(cs []cand, t uint32) uint32 {
 			sc.ps[c.pi].links--
 		}
 	}
+}
+
+// newBreak is the quick check of the common cases: whether the new
+// candidates, added to a person with limit counters cnt (nil for none),
+// break a plain limit. Windowed and per-scope limits take the general path.
+func (r *Resolver) newBreak(cs []cand, cnt []uint8) bool {
+	for i := range cs {
+		c := &cs[i]
+		kr := &r.cfg.kinds[c.kind]
+		if c.pi >= 0 || kr.Limit == 0 {
+			continue
+		}
+		n := 1
+		for j := range cs {
+			if j != i && cs[j].pi < 0 && cs[j].kind == c.kind && (!kr.LimitPerScope || cs[j].ns == c.ns) {
+				n++
+			}
+		}
+		if cnt != nil && kr.counter >= 0 {
+			n += int(cnt[kr.counter])
+		}
+		if n > kr.Limit {
+			return true
+		}
+	}
+	return false
 }
 
 // countLimited fills scratch.pcs with the limited identifiers each person
@@ -153,7 +185,7 @@ func (r *Resolver) countLimited(t uint32, walk bool) {
 			ns := xi.ns()
 			k := r.nsKind[ns]
 			kr := &r.cfg.kinds[k]
-			if kr.complex && (kr.window == 0 || uint64(xi.seen)+uint64(kr.window) >= uint64(t)) {
+			if kr.complex && (kr.window == 0 || uint64(r.seen(x))+uint64(kr.window) >= uint64(t)) {
 				key := r.bucket(k, ns)
 				found := false
 				for j := first; j < len(sc.pcs); j++ {
@@ -368,11 +400,11 @@ func (r *Resolver) commit(cs []cand, off, t, viol uint32, res *Result, eventID s
 			r.attach(surv, c.id)
 			attached++
 		}
-		if t > xi.seen {
-			xi.seen = t
-		}
+		r.touch(c.id, t, false)
 	}
-	rc.setViol(viol)
+	if viol != 0 || r.replay != nil {
+		r.setViol(off, viol)
+	}
 	r.appendEvidence(surv, off)
 	if res == nil {
 		return surv
@@ -412,32 +444,33 @@ func (r *Resolver) resolveLocked(p *prepared, given []Identifier, res *Result) e
 		return &ObservationError{EventID: p.eventID, Identifier: -1, Err: err}
 	}
 	cs := p.cands
-	k, newIDs, newNS := 0, 0, 0
+	newIDs, newNS, blocked := 0, 0, 0
 	for i := range cs {
-		c := cs[i]
-		c.ns = r.ns(c.kind, c.scope, false)
+		c := &cs[i]
+		c.ns = r.nsCached(c.kind, c.scope)
 		c.id, c.person = noIdent, noPerson
 		if c.ns != noNS {
 			c.id = r.findIdent(c.ns, c.hash, c.val)
 		} else {
 			newNS++
 		}
-		if c.id != noIdent {
-			switch xp := r.ids.at(c.id).person; xp {
-			case blockedIdent:
-				res.Rejected = append(res.Rejected, Rejection{Index: c.index, Identifier: given[c.index], Err: errBlockSplit})
-				continue
-			case noPerson:
-			default:
-				c.person = xp
-			}
-		} else {
+		if c.id == noIdent {
 			newIDs++
+			continue
 		}
-		cs[k] = c
-		k++
+		switch xp := r.ids.at(c.id).person; xp {
+		case blockedIdent:
+			res.Rejected = append(res.Rejected, Rejection{Index: c.index, Identifier: given[c.index], Err: errBlockSplit})
+			c.dropped = true // marks it for removal below
+			blocked++
+		case noPerson:
+		default:
+			c.person = xp
+		}
 	}
-	cs = cs[:k]
+	if blocked > 0 {
+		cs = slices.DeleteFunc(cs, func(c cand) bool { return c.dropped })
+	}
 	if len(cs) == 0 {
 		return obsErr(ErrNoIdentifier)
 	}
@@ -474,6 +507,8 @@ func (r *Resolver) resolveLocked(p *prepared, given []Identifier, res *Result) e
 		c.index = i // now the entry's slot in the record
 	}
 	r.commit(cs, off, p.t, viol, res, p.eventID)
-	r.eventInsert(off, p.eventID)
+	if p.eventID != "" {
+		r.eventInsert(off, r.eventHashString(p.eventID))
+	}
 	return nil
 }

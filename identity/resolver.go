@@ -2,6 +2,7 @@ package identity
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -94,12 +95,18 @@ type Resolver struct {
 	persons  chunked[person]
 	counts   counterTable // per person, cfg.counters each
 	log      evlog
-	events   evTable
+	events   [][]uint32          // event ID index per log chunk: hash(12) | position in chunk(20), in log order
 	dropRefs map[uint32][]uint32 // identifier → records that carried it dropped
 	blocked  map[uint32]struct{} // identifiers blocked by SplitIdentifier
+	sibs     map[uint32]uint32   // next person of a group's circular list, for persons in a group
+	viol     map[uint32]uint32   // record → limits that forced its drops, when any did
 
 	liveIDs     int
 	livePersons int
+
+	nsCache  [64]nsCacheEntry
+	srcCache [4]srcCacheEntry
+	srcNext  int
 
 	sc     scratch
 	replay *replayState // set while a split replays
@@ -129,7 +136,6 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	r := newResolver(c)
 	r.table.slots = make([]uint64, slotsFor(cfg.SizeHint))
-	r.events.slots = make([]uint32, slotsFor(cfg.SizeHint/2))
 	return r, nil
 }
 
@@ -143,6 +149,8 @@ func newResolver(c *compiled) *Resolver {
 		srcIndex: map[string]uint32{"": 0},
 		dropRefs: make(map[uint32][]uint32),
 		blocked:  make(map[uint32]struct{}),
+		sibs:     make(map[uint32]uint32),
+		viol:     make(map[uint32]uint32),
 	}
 	for i := range c.kinds {
 		r.nsKind = append(r.nsKind, uint16(i))
@@ -221,7 +229,7 @@ func (r *Resolver) prepare(o *Observation, p *prepared, res *Result) error {
 	p.eventID, p.source, p.t = o.EventID, o.Source, t
 	for i := range o.Identifiers {
 		id := &o.Identifiers[i]
-		k, ok := r.cfg.byName[id.Kind]
+		k, ok := r.cfg.kind(id.Kind)
 		if !ok {
 			return obsErr(i, fmt.Errorf("%w %q", ErrUnknownKind, id.Kind))
 		}
@@ -254,7 +262,15 @@ func (r *Resolver) prepare(o *Observation, p *prepared, res *Result) error {
 			p.buf = p.buf[:start]
 			continue
 		}
-		p.cands = append(p.cands, cand{kind: k, scope: id.Scope, index: i, voff: start, val: v})
+		// Grow in place: building the struct and copying it in stalls
+		// on store forwarding.
+		if len(p.cands) == cap(p.cands) {
+			p.cands = slices.Grow(p.cands, 1)
+		}
+		p.cands = p.cands[:len(p.cands)+1]
+		c := &p.cands[len(p.cands)-1]
+		*c = cand{}
+		c.kind, c.scope, c.index, c.voff, c.val = k, id.Scope, i, start, v
 	}
 	for i := range p.cands {
 		c := &p.cands[i]
@@ -267,12 +283,13 @@ func (r *Resolver) prepare(o *Observation, p *prepared, res *Result) error {
 // normalize appends the canonical value of v to dst, or returns an error
 // matching ErrBlocked or ErrInvalid.
 func (r *Resolver) normalize(kr *kindRule, dst []byte, v string) ([]byte, error) {
-	if !kr.KeepDefaultBlocked && isDefaultJunk([]byte(strings.TrimFunc(v, unicode.IsSpace))) {
-		return dst, errJunk
-	}
 	start := len(dst)
 	dst, err := kr.norm(dst, v)
 	if err != nil {
+		// "null" is no phone number, but it is a placeholder first.
+		if !kr.KeepDefaultBlocked && isDefaultJunk([]byte(strings.TrimFunc(v, unicode.IsSpace))) {
+			return dst[:start], errJunk
+		}
 		return dst[:start], fmt.Errorf("%w %s: %w", ErrInvalid, kr.Name, err)
 	}
 	nv := dst[start:]
@@ -305,6 +322,35 @@ func (r *Resolver) hashKey(kind uint16, scope string, val []byte) uint64 {
 	return fmix64(h ^ uint64(kind+1)*0x9E3779B97F4A7C15)
 }
 
+// nsCached is ns without creating, through a small direct-mapped cache:
+// a few apps account for most scoped identifiers, and the map lookup with
+// a string key would otherwise cost more than the rest of the lookup.
+func (r *Resolver) nsCached(kind uint16, scope string) uint32 {
+	if scope == "" {
+		return uint32(kind)
+	}
+	slot := &r.nsCache[(uint32(len(scope))*31+uint32(scope[len(scope)-1])+uint32(kind))%uint32(len(r.nsCache))]
+	if slot.ns != 0 && slot.kind == kind && slot.scope == scope {
+		return slot.ns
+	}
+	n := r.ns(kind, scope, false)
+	if n != noNS {
+		*slot = nsCacheEntry{kind: kind, scope: r.nsScope[n], ns: n}
+	}
+	return n
+}
+
+type srcCacheEntry struct {
+	name string
+	id   uint32 // 0: empty (source 0 is "", found by the map)
+}
+
+type nsCacheEntry struct {
+	scope string
+	ns    uint32 // 0: empty (namespace 0 is unscoped)
+	kind  uint16
+}
+
 // ns returns the namespace of (kind, scope), creating it if create is set,
 // or noNS.
 func (r *Resolver) ns(kind uint16, scope string, create bool) uint32 {
@@ -325,7 +371,17 @@ func (r *Resolver) ns(kind uint16, scope string, create bool) uint32 {
 }
 
 func (r *Resolver) source(s string) (uint32, bool) {
+	// Observations come from a handful of sources, often alternating.
+	for i := range r.srcCache {
+		if e := &r.srcCache[i]; e.id != 0 && e.name == s {
+			return e.id, true
+		}
+	}
 	if n, ok := r.srcIndex[s]; ok {
+		if n != 0 {
+			r.srcCache[r.srcNext%len(r.srcCache)] = srcCacheEntry{s, n}
+			r.srcNext++
+		}
 		return n, true
 	}
 	if len(r.sources) >= maxSources {
@@ -359,7 +415,7 @@ func (r *Resolver) findIdent(ns uint32, h uint64, val []byte) uint32 {
 }
 
 func (r *Resolver) tableInsert(h uint64, id uint32) {
-	if (r.table.used+1)*4 > len(r.table.slots)*3 {
+	if (r.table.used+1)*5 > len(r.table.slots)*4 {
 		r.rehashIdents()
 	}
 	t := r.table.slots
@@ -396,10 +452,12 @@ func (r *Resolver) identHash(id uint32) uint64 {
 }
 
 // rehashIdents rebuilds the lookup table without tombstones, doubling it
-// when live entries fill more than 3/8 of it.
+// until live entries fill at most half of it. Linear probing with a
+// fingerprint in each slot stays within a cache line or two up to the
+// 4/5 load that triggers this.
 func (r *Resolver) rehashIdents() {
 	size := len(r.table.slots)
-	for (r.table.live+1)*8 > size*3 {
+	for (r.table.live+1)*2 > size {
 		size *= 2
 	}
 	t := make([]uint64, size)
@@ -423,86 +481,47 @@ func (r *Resolver) rehashIdents() {
 // newIdent stores an identifier, attached to no person yet.
 func (r *Resolver) newIdent(ns uint32, h uint64, val []byte) uint32 {
 	id := r.ids.push(ident{person: noPerson, next: noIdent, meta: ns})
-	r.ids.at(id).setArena(r.arena.add(val))
+	r.ids.at(id).setArena(r.arena.add(val, r.seenBytes(ns)))
 	r.tableInsert(h, id)
 	r.liveIDs++
 	return id
 }
 
-func (r *Resolver) eventHash(ev string) uint64 { return fmix64(maphash.String(r.seed, ev)) }
+func (r *Resolver) eventHash(ev []byte) uint32 { return uint32(maphash.Bytes(r.seed, ev)) }
 
-func (r *Resolver) eventInsert(off uint32, ev string) {
-	if ev == "" {
-		return
+// maphash gives equal hashes for a string and its bytes.
+func (r *Resolver) eventHashString(ev string) uint32 { return uint32(maphash.String(r.seed, ev)) }
+
+// eventInsert indexes record off under its event ID's hash h. The index
+// is, per log chunk, an append-only list of the top 12 bits of the hash
+// and the record's position in the chunk: adding costs no random memory
+// access and 4 bytes, and SplitObservation, which is rare, scans it and
+// checks each candidate's event ID.
+func (r *Resolver) eventInsert(off uint32, h uint32) {
+	c := int(off >> logChunkBits)
+	for len(r.events) <= c {
+		r.events = append(r.events, nil)
 	}
-	if (r.events.used+1)*4 > len(r.events.slots)*3 {
-		r.rehashEvents()
-	}
-	t := r.events.slots
-	mask := uint64(len(t) - 1)
-	for i := r.eventHash(ev) & mask; ; i = (i + 1) & mask {
-		if s := t[i]; s == 0 || s == evTomb {
-			if s == 0 {
-				r.events.used++
-			}
-			t[i] = off + 1
-			r.events.live++
-			return
-		}
-	}
+	r.events[c] = append(r.events[c], h&^(logChunk-1)|off&(logChunk-1))
 }
 
 // eventRecords appends the live records carrying event ID ev to dst, in
-// log order.
+// log order. Entries of deleted records stay in the index until the next
+// restore and are skipped here.
 func (r *Resolver) eventRecords(dst []uint32, ev string) []uint32 {
-	t := r.events.slots
-	mask := uint64(len(t) - 1)
-	start := len(dst)
-	for i := r.eventHash(ev) & mask; t[i] != 0; i = (i + 1) & mask {
-		if s := t[i]; s != evTomb && r.log.rec(s-1).eventIDEquals(ev) {
-			dst = append(dst, s-1)
+	h := r.eventHashString(ev) &^ (logChunk - 1)
+	for c, entries := range r.events {
+		for _, e := range entries {
+			if e&^(logChunk-1) != h {
+				continue
+			}
+			off := uint32(c)<<logChunkBits | e&(logChunk-1)
+			if rc := r.log.rec(off); rc.tag() == tagLive && rc.eventIDEquals(ev) {
+				dst = append(dst, off)
+			}
 		}
 	}
-	slices.Sort(dst[start:])
 	return dst
-}
-
-func (r *Resolver) eventDelete(off uint32) {
-	rc := r.log.rec(off)
-	if rc.evLen() == 0 {
-		return
-	}
-	t := r.events.slots
-	mask := uint64(len(t) - 1)
-	for i := fmix64(maphash.Bytes(r.seed, rc.eventID())) & mask; t[i] != 0; i = (i + 1) & mask {
-		if t[i] == off+1 {
-			t[i] = evTomb
-			r.events.live--
-			return
-		}
-	}
-}
-
-func (r *Resolver) rehashEvents() {
-	size := len(r.events.slots)
-	for (r.events.live+1)*8 > size*3 {
-		size *= 2
-	}
-	t := make([]uint32, size)
-	mask := uint64(size - 1)
-	for _, s := range r.events.slots {
-		if s == 0 || s == evTomb {
-			continue
-		}
-		h := fmix64(maphash.Bytes(r.seed, r.log.rec(s-1).eventID()))
-		i := h & mask
-		for t[i] != 0 {
-			i = (i + 1) & mask
-		}
-		t[i] = s
-	}
-	r.events.slots = t
-	r.events.used = r.events.live
 }
 
 // newPerson creates a person born at record born; a replay reuses the
@@ -510,7 +529,8 @@ func (r *Resolver) rehashEvents() {
 func (r *Resolver) newPerson(born uint32) uint32 {
 	if rp := r.replay; rp != nil {
 		if id, ok := rp.bornTo[born]; ok {
-			*r.persons.at(id) = person{born: born, ev: noRec, link: noIdent, sib: id}
+			*r.persons.at(id) = person{born: born, ev: noRec, link: noIdent}
+			r.setSib(id, id)
 			clear(r.countsOf(id))
 			rp.revived[id] = true
 			r.livePersons++
@@ -518,7 +538,7 @@ func (r *Resolver) newPerson(born uint32) uint32 {
 		}
 	}
 	id := r.persons.len()
-	r.persons.push(person{born: born, ev: noRec, link: noIdent, sib: id})
+	r.persons.push(person{born: born, ev: noRec, link: noIdent})
 	r.counts.grow(id)
 	r.livePersons++
 	if rp := r.replay; rp != nil {
@@ -528,9 +548,9 @@ func (r *Resolver) newPerson(born uint32) uint32 {
 }
 
 // countsOf returns a person's limit counters.
-func (r *Resolver) countsOf(p uint32) []uint16 { return r.counts.of(p) }
+func (r *Resolver) countsOf(p uint32) []uint8 { return r.counts.of(p) }
 
-func (r *Resolver) countAt(p uint32, j int) *uint16 { return &r.counts.of(p)[j] }
+func (r *Resolver) countAt(p uint32, j int) *uint8 { return &r.counts.of(p)[j] }
 
 // attach links identifier x to live person p.
 func (r *Resolver) attach(p, x uint32) {
@@ -582,14 +602,15 @@ func (r *Resolver) merge(s, l uint32) {
 	// Point the loser and its aliases straight at the survivor, so alias
 	// chains stay one step long.
 	for q := l; ; {
-		pq := r.persons.at(q)
-		pq.link = s
-		q = pq.sib
+		r.persons.at(q).link = s
+		q = r.sibOf(q)
 		if q == l {
 			break
 		}
 	}
-	ps.sib, pl.sib = pl.sib, ps.sib
+	a, b := r.sibOf(s), r.sibOf(l)
+	r.setSib(s, b)
+	r.setSib(l, a)
 	ps.n += pl.n
 	ps.setMerges(ps.merges() + pl.merges() + 1)
 	for j := range r.cfg.counters {
@@ -687,9 +708,66 @@ func (r *Resolver) group(dst []uint32, p uint32) []uint32 {
 	q := p
 	for {
 		dst = append(dst, q)
-		q = r.persons.at(q).sib
+		q = r.sibOf(q)
 		if q == p {
 			return dst
 		}
+	}
+}
+
+// setViol records the violation mask of record off.
+func (r *Resolver) setViol(off, v uint32) {
+	if v == 0 {
+		delete(r.viol, off)
+	} else {
+		r.viol[off] = v
+	}
+}
+
+// sibOf returns the next person of p's group.
+func (r *Resolver) sibOf(p uint32) uint32 {
+	if q, ok := r.sibs[p]; ok {
+		return q
+	}
+	return p
+}
+
+func (r *Resolver) setSib(p, q uint32) {
+	if p == q {
+		delete(r.sibs, p)
+	} else {
+		r.sibs[p] = q
+	}
+}
+
+// seenBytes is how many bytes of last-seen time follow the values of
+// namespace ns in the arena.
+func (r *Resolver) seenBytes(ns uint32) int {
+	if r.cfg.kinds[r.nsKind[ns]].window > 0 {
+		return 4
+	}
+	return 0
+}
+
+// seen returns when an observation last linked identifier x; 0 for kinds
+// without a window, which do not keep it.
+func (r *Resolver) seen(x uint32) uint32 {
+	xi := r.ids.at(x)
+	if r.seenBytes(xi.ns()) == 0 {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(r.arena.extra(xi.arenaOff(), 4))
+}
+
+// touch moves identifier x's last-seen time forward to t (or sets it, when
+// reset).
+func (r *Resolver) touch(x, t uint32, reset bool) {
+	xi := r.ids.at(x)
+	if r.seenBytes(xi.ns()) == 0 {
+		return
+	}
+	b := r.arena.extra(xi.arenaOff(), 4)
+	if reset || t > binary.LittleEndian.Uint32(b) {
+		binary.LittleEndian.PutUint32(b, t)
 	}
 }

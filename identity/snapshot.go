@@ -171,7 +171,7 @@ func (r *Resolver) WriteSnapshot(w io.Writer) error {
 		default:
 			sw.uv(2 + uint64(xi.person))
 		}
-		sw.uv(uint64(xi.seen))
+		sw.uv(uint64(r.seen(x)))
 		sw.done()
 		nIDs++
 	}
@@ -200,7 +200,7 @@ func (r *Resolver) WriteSnapshot(w io.Writer) error {
 			sw.uv(ordinal(pp.born))
 			sw.uv(uint64(pp.link))
 			inGroup := uint64(0)
-			if pp.sib != p {
+			if r.sibOf(p) != p {
 				inGroup = 1
 			}
 			sw.uv(inGroup)
@@ -223,7 +223,7 @@ func (r *Resolver) WriteSnapshot(w io.Writer) error {
 			}
 		}
 		if rc.n() >= 2 {
-			sw.uv(uint64(rc.viol()))
+			sw.uv(uint64(r.viol[off]))
 		}
 		sw.bytes(rc.eventID())
 		sw.done()
@@ -466,7 +466,6 @@ type decoder struct {
 func (d *decoder) run() error {
 	r, sr := d.r, d.sr
 	r.table.slots = make([]uint64, slotsFor(0))
-	r.events.slots = make([]uint32, slotsFor(0))
 	for {
 		tag, count, err := sr.next()
 		if err != nil {
@@ -558,7 +557,7 @@ func (d *decoder) element(tag string) error {
 		}
 		x := r.newIdent(uint32(ns), h, v)
 		xi := r.ids.at(x)
-		xi.seen = uint32(seen)
+		r.touch(x, uint32(seen), true)
 		switch holder {
 		case 0:
 		case 1:
@@ -575,7 +574,7 @@ func (d *decoder) element(tag string) error {
 		if r.persons.len() >= erasedIdent-1 {
 			return sr.fail("too many persons")
 		}
-		p := person{ev: noRec, link: noIdent, sib: r.persons.len()}
+		p := person{ev: noRec, link: noIdent}
 		p.setStatus(personState(st))
 		switch personState(st) {
 		case stateLive:
@@ -785,7 +784,7 @@ func (d *decoder) record() error {
 	rc := r.log.view(off, words)
 	writeRec(rc, int(n), len(ev), uint32(src), uint32(t), string(ev))
 	copy(rc.entries(), ents)
-	rc.setViol(uint32(viol))
+	r.setViol(off, uint32(viol))
 	r.log.live++
 	d.ordOff = append(d.ordOff, off)
 	r.appendEvidence(owner, off)
@@ -794,7 +793,9 @@ func (d *decoder) record() error {
 			r.dropRefs[entryID(e)] = append(r.dropRefs[entryID(e)], off)
 		}
 	}
-	r.eventInsert(off, string(ev))
+	if len(ev) > 0 {
+		r.eventInsert(off, r.eventHash(ev))
+	}
 	return nil
 }
 
@@ -832,8 +833,8 @@ func (d *decoder) finish() error {
 		if r.persons.at(q).status() != stateLive {
 			return fail("persons", "person %d is merged into person %d, which is not live", p, q)
 		}
-		cq := r.persons.at(q)
-		pp.sib, cq.sib = cq.sib, p
+		r.setSib(p, r.sibOf(q))
+		r.setSib(q, p)
 	}
 	for x := range r.ids.len() {
 		xi := r.ids.at(x)

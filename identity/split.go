@@ -129,14 +129,14 @@ func (r *Resolver) emitSplit(res SplitResult, eventID string, ids []Identifier) 
 	})
 }
 
-// deleteRecord wipes a record and drops it from the event index.
+// deleteRecord wipes a record; its event index entry goes stale.
 func (r *Resolver) deleteRecord(off uint32) {
 	rc := r.log.rec(off)
 	if rc.tag() != tagLive {
 		return
 	}
-	r.eventDelete(off)
 	wipeRec(rc)
+	delete(r.viol, off)
 	r.log.live--
 }
 
@@ -214,7 +214,8 @@ func (r *Resolver) splitLocked(start []uint32, block uint32, remove func(*compon
 	for _, x := range c.idents {
 		xi := r.ids.at(x)
 		if xi.person < erasedIdent || xi.person == noPerson {
-			xi.person, xi.next, xi.seen = noPerson, noIdent, 0
+			xi.person, xi.next = noPerson, noIdent
+			r.touch(x, 0, true)
 		}
 		delete(r.dropRefs, x)
 	}
@@ -223,7 +224,8 @@ func (r *Resolver) splitLocked(start []uint32, block uint32, remove func(*compon
 		if pp.status() == stateLive {
 			r.livePersons--
 		}
-		*pp = person{born: pp.born, ev: noRec, link: noIdent, sib: p}
+		*pp = person{born: pp.born, ev: noRec, link: noIdent}
+		r.setSib(p, p)
 		pp.setStatus(stateRetired)
 		clear(r.countsOf(p))
 	}
@@ -341,9 +343,9 @@ func (r *Resolver) eraseIdent(x uint32) {
 		return
 	}
 	r.tableDelete(x)
-	r.arena.wipe(xi.arenaOff())
+	r.arena.wipe(xi.arenaOff(), r.seenBytes(xi.ns()))
 	delete(r.blocked, x)
-	xi.person, xi.next, xi.seen = erasedIdent, noIdent, 0
+	xi.person, xi.next = erasedIdent, noIdent
 	delete(r.dropRefs, x)
 	r.liveIDs--
 }

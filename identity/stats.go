@@ -45,7 +45,10 @@ func (r *Resolver) Stats() Stats {
 	m.Lookup = int64(len(r.table.slots)) * 8
 	m.Persons = r.persons.bytes() + r.counts.bytes()
 	m.Evidence = r.log.bytes()
-	m.EventIndex = int64(len(r.events.slots)) * 4
+	for _, c := range r.events {
+		m.EventIndex += int64(cap(c)) * 4
+	}
+	m.EventIndex += int64(cap(r.events)) * 24
 	// Go map entries cost roughly their key and value plus a few words of
 	// bucket overhead; this is an estimate, and small beside the rest.
 	const mapEntry = 48
@@ -57,6 +60,7 @@ func (r *Resolver) Stats() Stats {
 	for _, s := range r.sources {
 		m.Other += int64(len(s)) * 2
 	}
+	m.Other += int64(len(r.viol)) * mapEntry
 	for _, refs := range r.dropRefs {
 		m.Other += mapEntry + int64(cap(refs))*4
 	}

@@ -79,13 +79,14 @@ func (c *chunked[T]) bytes() int64 {
 	return n * int64(unsafe.Sizeof(zero))
 }
 
-// ident is one stored identifier.
+// ident is one stored identifier. When an observation last linked it
+// matters only to windowed limits, so that time is kept in the arena after
+// the values of windowed kinds rather than here for every identifier.
 type ident struct {
 	off    uint32 // low 32 bits of the value's arena offset
 	meta   uint32 // high 8 bits of the arena offset, then the namespace (24 bits)
 	person uint32 // the person holding it, noPerson, blockedIdent or erasedIdent
 	next   uint32 // the next identifier of the same person (circular list)
-	seen   uint32 // when an observation last linked it, Unix seconds
 }
 
 const maxNamespaces = 1 << 24
@@ -99,11 +100,14 @@ func (x *ident) setArena(off uint64) {
 }
 
 // person is one person, live or not.
+//
+// The persons of one group — a live person and the aliases merged into it
+// — form a circular list kept in Resolver.sibs, since most persons are
+// never merged.
 type person struct {
 	born  uint32 // the record that created it; older persons have lower offsets
 	ev    uint32 // the last record of its circular evidence list, or noRec
 	link  uint32 // live: an identifier of its circular list (or noIdent); alias: the person it went to
-	sib   uint32 // circular list of the persons of one group: the live person and its aliases
 	n     uint16 // identifiers held
 	state uint16 // top 2 bits: personState; low 14 bits: persons merged into it
 }
@@ -122,16 +126,16 @@ func (p *person) merges() int             { return int(p.state & (1<<14 - 1)) }
 func (p *person) setStatus(s personState) { p.state = p.state&(1<<14-1) | uint16(s)<<14 }
 func (p *person) setMerges(m int)         { p.state = p.state&^(1<<14-1) | uint16(m) }
 
-// arena holds identifier values: a length byte then the bytes, never
-// straddling a chunk.
+// arena holds identifier values: a length byte, the bytes, and for
+// windowed kinds 4 bytes of last-seen time, never straddling a chunk.
 type arena struct {
 	chunks [][]byte
 }
 
 const arenaChunk = 1 << 22
 
-func (a *arena) add(v []byte) uint64 {
-	need := 1 + len(v)
+func (a *arena) add(v []byte, extra int) uint64 {
+	need := 1 + len(v) + extra
 	last := len(a.chunks) - 1
 	if last < 0 || len(a.chunks[last])+need > arenaChunk {
 		a.chunks = append(a.chunks, nil)
@@ -140,7 +144,11 @@ func (a *arena) add(v []byte) uint64 {
 	c := growChunk(a.chunks[last], need, arenaChunk)
 	off := uint64(last)*arenaChunk + uint64(len(c))
 	c = append(c, byte(len(v)))
-	a.chunks[last] = append(c, v...)
+	c = append(c, v...)
+	for range extra {
+		c = append(c, 0)
+	}
+	a.chunks[last] = c
 	return off
 }
 
@@ -151,11 +159,18 @@ func (a *arena) get(off uint64) []byte {
 	return c[i+1 : i+1+n : i+1+n]
 }
 
-// wipe zeroes a value, so an erased identifier cannot be read back from
-// memory or a heap dump.
-func (a *arena) wipe(off uint64) {
-	v := a.get(off)
-	clear(v)
+// extra returns the n bytes kept after the value at off.
+func (a *arena) extra(off uint64, n int) []byte {
+	c := a.chunks[off/arenaChunk]
+	i := off%arenaChunk + 1 + uint64(c[off%arenaChunk])
+	return c[i : i+uint64(n) : i+uint64(n)]
+}
+
+// wipe zeroes a value and its extra bytes, so an erased identifier cannot
+// be read back from memory or a heap dump.
+func (a *arena) wipe(off uint64, extra int) {
+	clear(a.extra(off, extra))
+	clear(a.get(off))
 	a.chunks[off/arenaChunk][off%arenaChunk] = 0
 }
 
@@ -179,22 +194,11 @@ const tombSlot = uint64(0xFFFFFFFF) // fingerprint 0, id+1 = 0xFFFFFFFF, never a
 
 func slotsFor(n int) int {
 	size := 1024
-	for size*5 < n*8 { // keep the load below 5/8 after sizing
+	for size*7 < n*10 { // a load of at most 0.7 once n are stored
 		size *= 2
 	}
 	return size
 }
-
-// evTable maps a hash of an event ID to record offsets (offset+1; 0 empty,
-// evTomb deleted). Duplicates are kept, so one event ID may find several
-// records.
-type evTable struct {
-	slots []uint32
-	used  int
-	live  int
-}
-
-const evTomb = ^uint32(0)
 
 // fmix64 is MurmurHash3's finaliser: it spreads the bits of a combined key.
 func fmix64(h uint64) uint64 {
@@ -207,13 +211,16 @@ func fmix64(h uint64) uint64 {
 }
 
 // counterTable holds stride limit counters per person, in chunks of
-// 1<<chunkBits persons.
+// 1<<chunkBits persons. A byte each suffices: limits are at most 255, and
+// a person never holds more of a kind than its limit, except where it
+// already did before rules were tightened — which counters saturating
+// would not change.
 type counterTable struct {
 	stride uint32
-	chunks [][]uint16
+	chunks [][]uint8
 }
 
-func (t *counterTable) of(p uint32) []uint16 {
+func (t *counterTable) of(p uint32) []uint8 {
 	if t.stride == 0 {
 		return nil
 	}
@@ -232,13 +239,13 @@ func (t *counterTable) grow(p uint32) {
 	}
 	last := len(t.chunks) - 1
 	c := growChunk(t.chunks[last], int(t.stride), (1<<chunkBits)*int(t.stride))
-	t.chunks[last] = append(c, make([]uint16, t.stride)...)
+	t.chunks[last] = append(c, make([]uint8, t.stride)...)
 }
 
 func (t *counterTable) bytes() int64 {
 	var n int64
 	for _, c := range t.chunks {
-		n += int64(cap(c)) * 2
+		n += int64(cap(c))
 	}
 	return n
 }
