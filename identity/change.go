@@ -16,6 +16,7 @@ const (
 	Erased                       // a person was erased
 )
 
+// String returns "merged", "split" or "erased".
 func (k ChangeKind) String() string {
 	switch k {
 	case Merged:
@@ -32,7 +33,7 @@ func (k ChangeKind) String() string {
 // by person ID — bitmaps, caches, CRM rows — can follow. Only the fields of
 // its Kind are set.
 type Change struct {
-	Kind ChangeKind
+	Kind ChangeKind // which of the field groups below is set
 
 	// EventID is, for Merged, the observation that bridged the persons;
 	// for a Split by SplitObservation, the event removed.
@@ -40,8 +41,8 @@ type Change struct {
 
 	// Merged: Losers (oldest first) were merged into Survivor and are now
 	// its aliases.
-	Survivor PersonID
-	Losers   []PersonID
+	Survivor PersonID   // the oldest person, which survives
+	Losers   []PersonID // the persons merged into it, now its aliases
 
 	// Identifiers are, for Merged, the identifiers the observation
 	// linked; for a Split by SplitIdentifier, the identifier taken out;
@@ -57,13 +58,14 @@ type Change struct {
 	Moved []Move
 
 	// Erased: Person and its aliases no longer resolve.
-	Person  PersonID
-	Aliases []PersonID
+	Person  PersonID   // the person erased
+	Aliases []PersonID // the persons merged into it, erased with it
 }
 
 // A Move is a person ID that a split pointed elsewhere.
 type Move struct {
-	From, To PersonID
+	From PersonID // the person that no longer stands for itself
+	To   PersonID // the person it resolves to now, or NoPerson
 }
 
 // A Rekeyer is what an index keyed by person ID must offer to follow
@@ -79,8 +81,8 @@ type Rekeyer interface {
 
 // RekeyFuncs adapts two functions to a Rekeyer.
 type RekeyFuncs struct {
-	Merge  func(survivor, loser uint32) error
-	Remove func(id uint32) error
+	Merge  func(survivor, loser uint32) error // implements MergeMember
+	Remove func(id uint32) error              // implements RemoveMember
 }
 
 // MergeMember calls f.Merge.

@@ -67,7 +67,7 @@ func TestConcurrentObserveAndLookups(t *testing.T) {
 						t.Error(err)
 					}
 				}
-				if k == 0 {
+				if k == 0 && i%16 == 0 {
 					_ = r.Stats()
 					for range r.Persons() {
 					}
@@ -139,4 +139,24 @@ func TestDeliveryOrderUnderConcurrency(t *testing.T) {
 	assert.Equal(t, 1, r.Stats().Persons)
 	var buf bytes.Buffer
 	require.NoError(t, r.WriteSnapshot(&buf))
+}
+
+func TestConcurrentScopedLookups(t *testing.T) {
+	r, err := New(Config{Kinds: DefaultKinds()})
+	require.NoError(t, err)
+	for i := range 20 {
+		_, err := r.Observe(Observation{Time: t0, Identifiers: []Identifier{openid(fmt.Sprintf("wx%d", i), "o1")}})
+		require.NoError(t, err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				_, err := r.Lookup(openid(fmt.Sprintf("wx%d", (i+g)%20), "o1"))
+				assert.NoError(t, err)
+				_, _ = r.Why(openid("wx1", "o1"), openid(fmt.Sprintf("wx%d", i%20), "o1"))
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -7,7 +7,7 @@ import (
 
 // An Erasure reports what Erase removed.
 type Erasure struct {
-	Person      PersonID
+	Person      PersonID     // the person erased
 	Aliases     []PersonID   // persons merged into it, ascending; erased with it
 	Identifiers []Identifier // its identifiers, and identifiers only its observations carried
 	// EventIDs are the event IDs of its observations, oldest first, so the
@@ -122,15 +122,17 @@ func (r *Resolver) Erase(p PersonID) (Erasure, error) {
 func (r *Resolver) Unblock(id Identifier) error {
 	r.mu.Lock()
 	defer r.unlockAndDeliver()
-	x, norm, err := r.lookupIdent(id)
+	buf := r.getPrep()
+	defer r.putPrep(buf)
+	x, v, err := r.lookupIdent(id, buf)
 	switch {
 	case err == errBlockSplit:
 		r.eraseIdent(x)
 		return nil
 	case err != nil:
-		return fmt.Errorf("unblock %v: %w", norm, err)
+		return fmt.Errorf("unblock %v: %w", normOf(id, v), err)
 	}
-	return fmt.Errorf("unblock %v: not blocked: %w", norm, ErrNotFound)
+	return fmt.Errorf("unblock %v: not blocked: %w", normOf(id, v), ErrNotFound)
 }
 
 // Blocked returns the identifiers blocked by SplitIdentifier, in priority

@@ -61,9 +61,10 @@ type ObservationError struct {
 	Index      int    // position in the batch; 0 for Observe
 	EventID    string // the observation's event ID
 	Identifier int    // position in Observation.Identifiers, or -1
-	Err        error
+	Err        error  // what was wrong; matches one of the sentinel errors
 }
 
+// Error formats the error with the observation's position and event ID.
 func (e *ObservationError) Error() string {
 	s := fmt.Sprintf("observation %d (event %q)", e.Index, e.EventID)
 	if e.Identifier >= 0 {
@@ -72,28 +73,31 @@ func (e *ObservationError) Error() string {
 	return s + ": " + e.Err.Error()
 }
 
+// Unwrap returns the cause, so errors.Is sees the sentinel.
 func (e *ObservationError) Unwrap() error { return e.Err }
 
 // A CorruptError reports a snapshot that failed to decode: the part (a
 // section name such as "identifiers" or "header") and the byte offset
 // where the problem was found.
 type CorruptError struct {
-	Part   string
-	Offset int64
-	Err    error
+	Part   string // "header", "config", "scopes", "sources", "identifiers", "persons", "evidence", "trailer" or "frame header"
+	Offset int64  // byte offset in the snapshot
+	Err    error  // what was wrong
 }
 
+// Error formats the error with the part and offset.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("corrupt identity snapshot: %s at byte %d: %v", e.Part, e.Offset, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *CorruptError) Unwrap() error { return e.Err }
 
 // Errors that say why a value was blocked; they appear in Rejection.Err and
 // all match ErrBlocked with errors.Is.
 var (
-	errJunk       = fmt.Errorf("%w: placeholder value", ErrBlocked)
-	errBlockList  = fmt.Errorf("%w: on the kind's block list", ErrBlocked)
-	errPattern    = fmt.Errorf("%w: matches a blocked pattern", ErrBlocked)
-	errBlockSplit = fmt.Errorf("%w: blocked by SplitIdentifier", ErrBlocked)
+	errJunk       = fmt.Errorf("placeholder value: %w", ErrBlocked)
+	errBlockList  = fmt.Errorf("on the kind's block list: %w", ErrBlocked)
+	errPattern    = fmt.Errorf("matches a blocked pattern: %w", ErrBlocked)
+	errBlockSplit = fmt.Errorf("blocked by SplitIdentifier: %w", ErrBlocked)
 )

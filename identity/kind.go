@@ -17,9 +17,9 @@ import (
 // Scope is the app ID ("wx…"); it must be empty for unscoped kinds and set
 // for scoped ones.
 type Identifier struct {
-	Kind  string
-	Value string
-	Scope string
+	Kind  string // a kind declared in the Config, e.g. "phone"
+	Value string // the value as seen; it is normalised before use
+	Scope string // the namespace of a scoped kind, e.g. a WeChat app ID
 }
 
 // String formats the identifier as kind:value, or kind[scope]:value for a

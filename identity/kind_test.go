@@ -103,6 +103,25 @@ func TestDefaultJunk(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNoIdentifier, "an empty value is never an identifier")
 }
 
+func TestPanickingNormalizerIsRejectedNotFatal(t *testing.T) {
+	kinds := []Kind{{Name: "card"}, {Name: "odd", Normalize: func(dst []byte, v string) ([]byte, error) {
+		if v == "boom" {
+			panic("host bug")
+		}
+		return append(dst, v...), nil
+	}}}
+	h := newHarness(t, Config{Kinds: kinds})
+	res := h.obs(id("card", "1"), id("odd", "boom"))
+	require.Len(t, res.Rejected, 1)
+	assert.ErrorIs(t, res.Rejected[0].Err, ErrInvalid)
+	assert.ErrorContains(t, res.Rejected[0].Err, "host bug")
+	obs := make([]Observation, 600)
+	for i := range obs {
+		obs[i] = Observation{Time: t0, Identifiers: []Identifier{id("card", fmt.Sprint("c", i)), id("odd", "boom")}}
+	}
+	assert.NoError(t, h.r.ObserveBatch(obs, nil), "a batch survives it on its other goroutine")
+}
+
 func TestConfigValidation(t *testing.T) {
 	bad := map[string]Config{
 		"no kinds":              {},

@@ -8,8 +8,8 @@ import (
 
 // Evidence identifies a stored observation.
 type Evidence struct {
-	EventID string
-	Source  string
+	EventID string    // as given to Observe
+	Source  string    // as given to Observe
 	Time    time.Time // UTC, whole seconds
 }
 
@@ -32,12 +32,12 @@ type Step struct {
 	// Dropped are identifiers the observation carried but did not link,
 	// and Limits what would have been broken by linking them.
 	Dropped []Identifier
-	Limits  []string
+	Limits  []string // kind names, LimitMaxIdentifiers or LimitMaxMerges
 }
 
 // An Explanation is a person's lineage: how its identifiers came together.
 type Explanation struct {
-	Person      PersonID
+	Person      PersonID     // the live person explained
 	Aliases     []PersonID   // persons merged into it, ascending
 	Identifiers []Identifier // as Resolver.Identifiers
 	// Steps are its observations, oldest first.
@@ -208,11 +208,15 @@ func (r *Resolver) compareBirth(a, b uint32) int {
 func (r *Resolver) Why(a, b Identifier) ([]Step, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	xa, na, err := r.lookupIdent(a)
+	buf := r.getPrep()
+	defer r.putPrep(buf)
+	xa, v, err := r.lookupIdent(a, buf)
+	na := normOf(a, v)
 	if err != nil {
 		return nil, fmt.Errorf("why %v: %w", na, err)
 	}
-	xb, nb, err := r.lookupIdent(b)
+	xb, v, err := r.lookupIdent(b, buf)
+	nb := normOf(b, v)
 	if err != nil {
 		return nil, fmt.Errorf("why %v: %w", nb, err)
 	}

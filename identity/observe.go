@@ -135,6 +135,7 @@ func (b *BatchError) add(i int, err error) {
 	b.Errors = append(b.Errors, oe)
 }
 
+// Error summarises the failures, naming the first few.
 func (b *BatchError) Error() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%d observations failed", b.Failed)
@@ -157,35 +158,43 @@ func (b *BatchError) Unwrap() []error {
 	return errs
 }
 
-// lookupIdent normalises id and finds its identifier number; r.mu must be
-// held for reading.
-func (r *Resolver) lookupIdent(id Identifier) (uint32, Identifier, error) {
-	k, ok := r.cfg.byName[id.Kind]
+// lookupIdent normalises id into p's buffer and finds its identifier
+// number; r.mu must be held for reading. It returns the normalised value
+// (nil if normalising failed) for normOf.
+func (r *Resolver) lookupIdent(id Identifier, p *prepared) (uint32, []byte, error) {
+	k, ok := r.cfg.kind(id.Kind)
 	if !ok {
-		return noIdent, id, fmt.Errorf("%w %q", ErrUnknownKind, id.Kind)
+		return noIdent, nil, fmt.Errorf("%q: %w", id.Kind, ErrUnknownKind)
 	}
 	kr := &r.cfg.kinds[k]
 	if kr.Scoped != (id.Scope != "") {
-		return noIdent, id, fmt.Errorf("%w: scope %q for kind %q", ErrBadObservation, id.Scope, id.Kind)
+		return noIdent, nil, fmt.Errorf("scope %q for kind %q: %w", id.Scope, id.Kind, ErrBadObservation)
 	}
-	var buf [64]byte
-	v, err := r.normalize(kr, buf[:0], id.Value)
+	v, err := r.normalize(kr, p.buf[:0], id.Value)
+	p.buf = v
 	if err != nil {
-		return noIdent, id, err
+		return noIdent, nil, err
 	}
-	norm := Identifier{Kind: id.Kind, Scope: id.Scope, Value: string(v)}
-	ns := r.ns(k, id.Scope, false)
+	ns := r.ns(k, id.Scope, false) // not nsCached: readers share the lock
 	if ns == noNS {
-		return noIdent, norm, ErrNotFound
+		return noIdent, v, ErrNotFound
 	}
 	x := r.findIdent(ns, r.hashKey(k, id.Scope, v), v)
-	if x == noIdent {
-		return noIdent, norm, ErrNotFound
+	switch {
+	case x == noIdent:
+		return noIdent, v, ErrNotFound
+	case r.ids.at(x).person == blockedIdent:
+		return x, v, errBlockSplit
 	}
-	if r.ids.at(x).person == blockedIdent {
-		return x, norm, errBlockSplit
+	return x, v, nil
+}
+
+// normOf is id with its value normalised, for messages.
+func normOf(id Identifier, v []byte) Identifier {
+	if v != nil {
+		id.Value = string(v)
 	}
-	return x, norm, nil
+	return id
 }
 
 // Lookup returns the person holding an identifier. The value is
@@ -193,15 +202,17 @@ func (r *Resolver) lookupIdent(id Identifier) (uint32, Identifier, error) {
 // matches ErrNotFound, ErrUnlinked (seen only as a dropped identifier),
 // ErrBlocked or ErrInvalid.
 func (r *Resolver) Lookup(id Identifier) (PersonID, error) {
+	buf := r.getPrep()
+	defer r.putPrep(buf)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	x, norm, err := r.lookupIdent(id)
+	x, v, err := r.lookupIdent(id, buf)
 	if err != nil {
-		return NoPerson, fmt.Errorf("lookup %v: %w", norm, err)
+		return NoPerson, fmt.Errorf("lookup %v: %w", normOf(id, v), err)
 	}
 	p := r.ids.at(x).person
 	if p == noPerson {
-		return NoPerson, fmt.Errorf("lookup %v: %w", norm, ErrUnlinked)
+		return NoPerson, fmt.Errorf("lookup %v: %w", normOf(id, v), ErrUnlinked)
 	}
 	return PersonID(p), nil
 }

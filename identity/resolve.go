@@ -477,18 +477,18 @@ func (r *Resolver) resolveLocked(p *prepared, given []Identifier, res *Result) e
 	src, ok := r.source(p.source)
 	switch {
 	case !ok:
-		return obsErr(fmt.Errorf("%w: more than %d sources", ErrFull, maxSources))
+		return obsErr(fmt.Errorf("more than %d sources: %w", maxSources, ErrFull))
 	case int(r.ids.len())+newIDs > maxIdents:
-		return obsErr(fmt.Errorf("%w: identifiers", ErrFull))
+		return obsErr(fmt.Errorf("identifiers: %w", ErrFull))
 	case r.persons.len() >= erasedIdent-1:
-		return obsErr(fmt.Errorf("%w: persons", ErrFull))
+		return obsErr(fmt.Errorf("persons: %w", ErrFull))
 	case len(r.nsKind)+newNS > maxNamespaces:
-		return obsErr(fmt.Errorf("%w: scopes", ErrFull))
+		return obsErr(fmt.Errorf("scopes: %w", ErrFull))
 	}
 	words := recWords(len(cs), len(p.eventID))
 	off := r.log.alloc(words)
 	if off == noRec {
-		return obsErr(fmt.Errorf("%w: evidence log", ErrFull))
+		return obsErr(fmt.Errorf("evidence log: %w", ErrFull))
 	}
 	writeRec(r.log.view(off, words), len(cs), len(p.eventID), src, p.t, p.eventID)
 	r.log.live++

@@ -27,10 +27,10 @@ const NoPerson = PersonID(math.MaxUint32)
 // be set (second resolution, 1970 to 2106); EventID and Source are kept as
 // lineage and may be empty, though SplitObservation needs the event ID.
 type Observation struct {
-	EventID     string
-	Source      string
-	Time        time.Time
-	Identifiers []Identifier
+	EventID     string       // the host's ID of the event, kept as lineage
+	Source      string       // the system it came from: "pos", "wechat_mp", "taobao"…
+	Time        time.Time    // when it happened
+	Identifiers []Identifier // the identifiers seen together
 }
 
 // A Result says what an observation did.
@@ -201,11 +201,11 @@ func (r *Resolver) putPrep(p *prepared) {
 
 func unixSeconds(t time.Time) (uint32, error) {
 	if t.IsZero() {
-		return 0, fmt.Errorf("%w: zero time", ErrBadObservation)
+		return 0, fmt.Errorf("zero time: %w", ErrBadObservation)
 	}
 	s := t.Unix()
 	if s < 0 || s > math.MaxUint32 {
-		return 0, fmt.Errorf("%w: time %v outside 1970..2106", ErrBadObservation, t)
+		return 0, fmt.Errorf("time %v outside 1970..2106: %w", t, ErrBadObservation)
 	}
 	return uint32(s), nil
 }
@@ -217,10 +217,10 @@ func (r *Resolver) prepare(o *Observation, p *prepared, res *Result) error {
 		return &ObservationError{EventID: o.EventID, Identifier: i, Err: err}
 	}
 	if len(o.EventID) > maxEventIDLen {
-		return obsErr(-1, fmt.Errorf("%w: event ID of %d bytes, at most %d", ErrBadObservation, len(o.EventID), maxEventIDLen))
+		return obsErr(-1, fmt.Errorf("event ID of %d bytes, at most %d: %w", len(o.EventID), maxEventIDLen, ErrBadObservation))
 	}
 	if len(o.Identifiers) > maxObsIdentifiers {
-		return obsErr(-1, fmt.Errorf("%w: %d identifiers, at most %d", ErrBadObservation, len(o.Identifiers), maxObsIdentifiers))
+		return obsErr(-1, fmt.Errorf("%d identifiers, at most %d: %w", len(o.Identifiers), maxObsIdentifiers, ErrBadObservation))
 	}
 	t, err := unixSeconds(o.Time)
 	if err != nil {
@@ -231,16 +231,16 @@ func (r *Resolver) prepare(o *Observation, p *prepared, res *Result) error {
 		id := &o.Identifiers[i]
 		k, ok := r.cfg.kind(id.Kind)
 		if !ok {
-			return obsErr(i, fmt.Errorf("%w %q", ErrUnknownKind, id.Kind))
+			return obsErr(i, fmt.Errorf("%q: %w", id.Kind, ErrUnknownKind))
 		}
 		kr := &r.cfg.kinds[k]
 		switch {
 		case kr.Scoped && id.Scope == "":
-			return obsErr(i, fmt.Errorf("%w: kind %q needs a scope", ErrBadObservation, id.Kind))
+			return obsErr(i, fmt.Errorf("kind %q needs a scope: %w", id.Kind, ErrBadObservation))
 		case !kr.Scoped && id.Scope != "":
-			return obsErr(i, fmt.Errorf("%w: kind %q takes no scope, got %q", ErrBadObservation, id.Kind, id.Scope))
+			return obsErr(i, fmt.Errorf("kind %q takes no scope, got %q: %w", id.Kind, id.Scope, ErrBadObservation))
 		case len(id.Scope) > maxValueLen:
-			return obsErr(i, fmt.Errorf("%w: scope of %d bytes, at most %d", ErrBadObservation, len(id.Scope), maxValueLen))
+			return obsErr(i, fmt.Errorf("scope of %d bytes, at most %d: %w", len(id.Scope), maxValueLen, ErrBadObservation))
 		}
 		start := len(p.buf)
 		p.buf, err = r.normalize(kr, p.buf, id.Value)
@@ -284,20 +284,20 @@ func (r *Resolver) prepare(o *Observation, p *prepared, res *Result) error {
 // matching ErrBlocked or ErrInvalid.
 func (r *Resolver) normalize(kr *kindRule, dst []byte, v string) ([]byte, error) {
 	start := len(dst)
-	dst, err := kr.norm(dst, v)
+	dst, err := callNormalizer(kr.norm, dst, v)
 	if err != nil {
 		// "null" is no phone number, but it is a placeholder first.
 		if !kr.KeepDefaultBlocked && isDefaultJunk([]byte(strings.TrimFunc(v, unicode.IsSpace))) {
 			return dst[:start], errJunk
 		}
-		return dst[:start], fmt.Errorf("%w %s: %w", ErrInvalid, kr.Name, err)
+		return dst[:start], fmt.Errorf("%s: %v: %w", kr.Name, err, ErrInvalid)
 	}
 	nv := dst[start:]
 	switch {
 	case len(nv) == 0:
-		return dst[:start], fmt.Errorf("%w %s: empty value", ErrInvalid, kr.Name)
+		return dst[:start], fmt.Errorf("%s: empty value: %w", kr.Name, ErrInvalid)
 	case len(nv) > maxValueLen:
-		return dst[:start], fmt.Errorf("%w %s: %d bytes, at most %d", ErrInvalid, kr.Name, len(nv), maxValueLen)
+		return dst[:start], fmt.Errorf("%s: %d bytes, at most %d: %w", kr.Name, len(nv), maxValueLen, ErrInvalid)
 	case !kr.KeepDefaultBlocked && isDefaultJunk(nv):
 		return dst[:start], errJunk
 	}
@@ -322,7 +322,8 @@ func (r *Resolver) hashKey(kind uint16, scope string, val []byte) uint64 {
 	return fmix64(h ^ uint64(kind+1)*0x9E3779B97F4A7C15)
 }
 
-// nsCached is ns without creating, through a small direct-mapped cache:
+// nsCached is ns without creating, through a small direct-mapped cache
+// that it fills, so only holders of the write lock may call it:
 // a few apps account for most scoped identifiers, and the map lookup with
 // a string key would otherwise cost more than the rest of the lookup.
 func (r *Resolver) nsCached(kind uint16, scope string) uint32 {
@@ -770,4 +771,17 @@ func (r *Resolver) touch(x, t uint32, reset bool) {
 	if reset || t > binary.LittleEndian.Uint32(b) {
 		binary.LittleEndian.PutUint32(b, t)
 	}
+}
+
+// callNormalizer runs a normaliser, turning a panic in host code into an
+// error: one bad value must not bring the process down, least of all from
+// the goroutine ObserveBatch normalises on.
+func callNormalizer(norm Normalizer, dst []byte, v string) (out []byte, err error) {
+	start := len(dst)
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = dst[:start], fmt.Errorf("normaliser panicked: %v", p)
+		}
+	}()
+	return norm(dst, v)
 }

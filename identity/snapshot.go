@@ -630,7 +630,7 @@ func (d *decoder) config() error {
 	r, sr := d.r, d.sr
 	c := r.cfg
 	mismatch := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrConfigMismatch, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrConfigMismatch)
 	}
 	maxIDs, err := sr.uv(maxCapIdentifiers)
 	if err != nil {

@@ -94,7 +94,10 @@ func (r *Resolver) SplitObservation(eventID string) (SplitResult, error) {
 func (r *Resolver) SplitIdentifier(id Identifier, block bool) (SplitResult, error) {
 	r.mu.Lock()
 	defer r.unlockAndDeliver()
-	x, norm, err := r.lookupIdent(id)
+	buf := r.getPrep()
+	defer r.putPrep(buf)
+	x, v, err := r.lookupIdent(id, buf)
+	norm := normOf(id, v)
 	if err != nil {
 		return SplitResult{}, fmt.Errorf("split identifier %v: %w", norm, err)
 	}

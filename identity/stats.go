@@ -10,7 +10,7 @@ type Stats struct {
 	Scopes       int // distinct scopes of scoped kinds
 	Sources      int // distinct sources
 
-	Memory Memory
+	Memory Memory // bytes held, by part
 	// BytesPerIdentifier is Memory.Total divided by Identifiers.
 	BytesPerIdentifier float64
 }
@@ -25,7 +25,7 @@ type Memory struct {
 	Evidence    int64 // the evidence log
 	EventIndex  int64 // the event ID index
 	Other       int64 // scopes, sources, dropped-identifier references (estimated)
-	Total       int64
+	Total       int64 // the sum of the above
 }
 
 // Stats returns the resolver's counts and memory use.
