@@ -247,6 +247,9 @@ func (r *Resolver) splitLocked(start []uint32, block uint32, remove func(*compon
 			}
 			x := entryID(e)
 			xi := r.ids.at(x)
+			if xi.person == blockedIdent || xi.person == erasedIdent {
+				continue // unreachable: blocking and erasure remove references
+			}
 			ns := xi.ns()
 			cs = append(cs, cand{
 				kind: r.nsKind[ns], scope: r.nsScope[ns], val: r.arena.get(xi.arenaOff()),

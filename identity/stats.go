@@ -60,7 +60,7 @@ func (r *Resolver) Stats() Stats {
 	for _, s := range r.sources {
 		m.Other += int64(len(s)) * 2
 	}
-	m.Other += int64(len(r.viol)) * mapEntry
+	m.Other += int64(len(r.viol)+len(r.sibs)) * mapEntry
 	for _, refs := range r.dropRefs {
 		m.Other += mapEntry + int64(cap(refs))*4
 	}
