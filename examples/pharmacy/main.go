@@ -1,113 +1,88 @@
-// Command pharmacy runs cdpkit over a synthetic pharmacy chain and reports
-// what it finds.
+// Command pharmacy runs cdpkit end to end over a synthetic pharmacy chain —
+// the README's main job — and writes what it finds to standard output and
+// to report.html.
 //
-// This first version profiles the chain's data as the later stages will
-// see it — members, channels, chronic patients, orders and refills, and
-// the identifier feed with its junk values and shared phones — while the
-// identity, rfm, tags, segment and loyalty stages are being built.
+// The story, in internal/pharmacy: one million members (by default) of a
+// chain with stores, WeChat and Alipay mini programs, Taobao, JD and
+// Meituan shops and an insurer partner, and about twenty million orders
+// and refunds over three years. It resolves every identifier observation
+// into persons (OneID) and scores them against the true members; keys the
+// orders to persons; computes RFM scores and lifetime value; tags chronic
+// patients, refills due, pre-dormant and omnichannel members; runs the
+// loyalty programme's tiers and points; and picks the audience of a refill
+// reminder, split 90/10 into campaign and hold-out.
+//
+//	go run ./examples/pharmacy
+//	go run ./examples/pharmacy -members 100000 -seed 7 -html /tmp/report.html
 package main
 
 import (
-	"cmp"
+	"context"
 	"flag"
 	"fmt"
-	"maps"
+	"io"
 	"os"
-	"slices"
+	"os/signal"
 	"time"
 
-	"github.com/cdpkit/cdpkit/internal/synth"
+	"github.com/cdpkit/cdpkit/internal/pharmacy"
 )
 
 func main() {
-	members := flag.Int("members", 200_000, "number of members")
-	seed := flag.Uint64("seed", 1, "random seed")
+	members := flag.Int("members", 1_000_000, "number of members of the chain")
+	seed := flag.Uint64("seed", 1, "seed of the generated data")
+	meanOrders := flag.Float64("mean-orders", 13.5, "mean everyday orders per member over three years (refills come on top)")
+	html := flag.String("html", "report.html", "where to write the HTML report (empty: none)")
+	quiet := flag.Bool("quiet", false, "no progress on standard error")
 	flag.Parse()
-	if err := run(*members, *seed); err != nil {
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var progress io.Writer = os.Stderr
+	if *quiet {
+		progress = nil
+	}
+	if err := run(ctx, pharmacy.Config{Members: *members, Seed: *seed, MeanOrders: *meanOrders}, *html, os.Stdout, progress); err != nil {
 		fmt.Fprintln(os.Stderr, "pharmacy:", err)
 		os.Exit(1)
 	}
 }
 
-func run(members int, seed uint64) error {
-	g, err := synth.New(synth.Config{Seed: seed, Members: members})
+// run runs the story, prints the report to out and writes the HTML report
+// to the file html (none if empty); progress, if not nil, hears each stage
+// as it starts.
+func run(ctx context.Context, cfg pharmacy.Config, html string, out, progress io.Writer) error {
+	if progress != nil {
+		start := time.Now()
+		cfg.Progress = func(stage string) {
+			fmt.Fprintf(progress, "%6.1fs  %s\n", time.Since(start).Seconds(), stage)
+		}
+	}
+	rep, err := pharmacy.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	cfg := g.Config()
-	fmt.Printf("cdpkit pharmacy example: %d members, %s to %s\n\n", members,
-		cfg.Start.Format(time.DateOnly), cfg.End.Format(time.DateOnly))
-
-	t0 := time.Now()
-	cities := map[string]int{}
-	channels := map[string]int{}
-	var lapsed, chronic int
-	for m := range g.Members() {
-		cities[m.City]++
-		channels[m.Channel.String()]++
-		if m.Lapsed() {
-			lapsed++
-		}
-		if m.Conditions != 0 {
-			chronic++
-		}
+	if err := rep.WriteText(out); err != nil {
+		return err
 	}
-	fmt.Printf("members        %d, %.1f%% lapsed, %.1f%% with a chronic condition (%s)\n",
-		members, pct(lapsed, members), pct(chronic, members), time.Since(t0).Round(time.Millisecond))
-	fmt.Printf("top cities     %s\n", top(cities, 5, members))
-	fmt.Printf("registered via %s\n", top(channels, 6, members))
-
-	t0 = time.Now()
-	var orders, refunds, refills int
-	var revenue int64
-	for o := range g.Orders() {
-		revenue += o.Amount
-		if o.IsRefund() {
-			refunds++
-			continue
-		}
-		orders++
-		if o.Lines[0].DaysSupply > 0 {
-			refills++
-		}
+	if html == "" {
+		return nil
 	}
-	fmt.Printf("orders         %d (%.1f per member), %d refills, %d refunds, net %.0f yuan (%s)\n",
-		orders, float64(orders)/float64(members), refills, refunds, float64(revenue)/100, time.Since(t0).Round(time.Millisecond))
-
-	t0 = time.Now()
-	junk := map[string]bool{}
-	for _, v := range synth.JunkValues() {
-		junk[v] = true
+	if err := writeHTML(rep, html); err != nil {
+		return err
 	}
-	var obs, ids, junked int
-	for o := range g.Observations() {
-		obs++
-		ids += len(o.IDs)
-		for _, x := range o.IDs {
-			if junk[x.Value] {
-				junked++
-				break
-			}
-		}
-	}
-	fmt.Printf("observations   %d, %.1f identifiers each, %.1f%% carry a junk value (%s)\n",
-		obs, float64(ids)/float64(obs), pct(junked, obs), time.Since(t0).Round(time.Millisecond))
-	fmt.Println("\nIdentity resolution, RFM, tags, audiences and loyalty join this report as their packages land.")
-	return nil
+	_, err = fmt.Fprintf(out, "\nwrote %s\n", html)
+	return err
 }
 
-func pct(n, of int) float64 { return 100 * float64(n) / float64(max(of, 1)) }
-
-func top(counts map[string]int, n, total int) string {
-	keys := slices.SortedFunc(maps.Keys(counts), func(a, b string) int {
-		return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b))
-	})
-	var s string
-	for i, k := range keys[:min(n, len(keys))] {
-		if i > 0 {
-			s += ", "
-		}
-		s += fmt.Sprintf("%s %.1f%%", k, pct(counts[k], total))
+func writeHTML(rep *pharmacy.Report, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
 	}
-	return s
+	if err := rep.WriteHTML(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }

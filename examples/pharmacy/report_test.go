@@ -13,50 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdpkit/cdpkit/internal/pharmacy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func sampleReport() *report {
-	g := &grid{Title: "RFM grid", RowTitle: "recency", ColTitle: "frequency",
-		RowLabels: []string{"R5", "R4", "R3", "R2", "R1"}, ColLabels: []string{"F1", "F2", "F3", "F4", "F5"}}
-	for r := range 5 {
-		g.Counts = append(g.Counts, make([]int, 5))
-		g.Names = append(g.Names, make([]string, 5))
-		for c := range 5 {
-			g.Counts[r][c] = (r + 1) * (c + 1) * 100
-			g.Names[r][c] = "cell"
-		}
-	}
-	return &report{
-		Title:    "Pharmacy <chain>",
-		Subtitle: "test",
-		Stages:   []stage{{"identity", 1500 * time.Millisecond, "resolved"}},
-		Facts:    []fact{{"members", "1,000"}},
-		RFM:      g,
-		Sections: []section{
-			{Title: "Segment sizes", Bars: []bar{{Label: "Champions", Value: 300}, {Label: "At Risk", Value: 120}}},
-			{Title: "Tiers", Bars: []bar{{Label: "silver", Value: 700}, {Label: "gold", Value: 250}, {Label: "black", Value: 50}},
-				Table: &table{Head: []string{"tier", "members"}, Rows: [][]string{{"silver", "700"}}}},
-		},
-	}
-}
-
-func TestReportHTML(t *testing.T) {
-	var buf bytes.Buffer
-	require.NoError(t, sampleReport().render(&buf))
-	html := buf.String()
-	assert.Contains(t, html, "Pharmacy &lt;chain&gt;", "text is escaped")
-	assert.Equal(t, 25, strings.Count(html, `class="cell"`), "one rect per RFM cell")
-	assert.Equal(t, 5, strings.Count(html, `class="bar"`), "one rect per bar")
-	assert.NotRegexp(t, regexp.MustCompile(`(?i)<script|https?://(?:[^"]*)\.(js|css)`), html, "no scripts or external resources")
-	assert.Contains(t, html, "1.50 s")
-	assert.Contains(t, html, "2,500", "largest cell count with separators")
-}
-
-// TestReportRendersInChromium opens report.html in headless Chromium and
-// checks that the charts are drawn: the DOM holds the SVG elements and the
-// screenshot holds their colours.
+// TestReportRendersInChromium runs the example at a small size, opens the
+// report.html it writes in headless Chromium and checks that every chart is
+// drawn: the rendered DOM holds each chart's SVG shapes, and the screenshot
+// holds their colours.
 func TestReportRendersInChromium(t *testing.T) {
 	browser := findChromium()
 	if browser == "" {
@@ -67,21 +32,44 @@ func TestReportRendersInChromium(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "report.html")
-	f, err := os.Create(path)
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), pharmacy.Config{Members: 3000, Seed: 5}, path, &out, nil))
+	assert.Contains(t, out.String(), "Audience: chronic members whose refill is due this week")
+	assert.Contains(t, out.String(), "wrote "+path)
+
+	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
-	require.NoError(t, sampleReport().render(f))
-	require.NoError(t, f.Close())
+	assert.NotRegexp(t, regexp.MustCompile(`(?i)<script|<link|src=|https?://`), string(raw), "no scripts or external resources")
 
 	dom := chromium(t, browser, dir, "--dump-dom", "file://"+path)
-	assert.Equal(t, 25, strings.Count(dom, `class="cell"`), "the heat map's cells are in the rendered DOM")
-	assert.Equal(t, 5, strings.Count(dom, `class="bar"`), "the bars are in the rendered DOM")
+	assert.Equal(t, 25, strings.Count(section(t, dom, "rfm"), `class="cell"`), "the RFM heat map has its 25 cells")
+	for id, bars := range map[string]int{
+		"segments": 10, // the R×F grid's named segments
+		"tags":     10, // nine tags and the contact window
+		"audience": 6,  // four steps, campaign and hold-out
+		"tiers":    4,
+		"palive":   5,
+		"timings":  8, // the stages
+	} {
+		assert.Equal(t, bars, strings.Count(section(t, dom, id), `class="bar"`), "chart %s has its bars", id)
+	}
 
 	shot := filepath.Join(dir, "shot.png")
-	chromium(t, browser, dir, "--screenshot="+shot, "--window-size=1200,2600", "file://"+path)
+	chromium(t, browser, dir, "--screenshot="+shot, "--window-size=1200,4000", "file://"+path)
 	img := readPNG(t, shot)
-	// The darkest heat-map cell is #0c5c76; bars are #1f7a8c.
+	// The heat map's largest cell is #0c5c76; bars are #1f7a8c.
 	assert.Greater(t, countColour(img, 0x0c, 0x5c, 0x76), 5000, "the heat map's darkest cell is painted")
-	assert.Greater(t, countColour(img, 0x1f, 0x7a, 0x8c), 2000, "the bars are painted")
+	assert.Greater(t, countColour(img, 0x1f, 0x7a, 0x8c), 20000, "the bar charts are painted")
+}
+
+// section returns the rendered <section id="id"> element.
+func section(t *testing.T, dom, id string) string {
+	t.Helper()
+	start := strings.Index(dom, `<section id="`+id+`">`)
+	require.GreaterOrEqual(t, start, 0, "section %s is in the DOM", id)
+	end := strings.Index(dom[start:], "</section>")
+	require.Greater(t, end, 0, "section %s ends", id)
+	return dom[start : start+end]
 }
 
 func findChromium() string {

@@ -1,4 +1,4 @@
-package main
+package pharmacy
 
 import (
 	"fmt"
@@ -9,24 +9,18 @@ import (
 	"time"
 )
 
-// report is everything report.html shows. It renders to one HTML file with
+// page is everything report.html shows. It renders to one HTML file with
 // inline SVG charts and no scripts or external resources, so it opens in a
 // browser with no network.
-type report struct {
+type page struct {
 	Title    string
 	Subtitle string
-	Stages   []stage
+	Stages   []Stage
 	Facts    []fact
 	// RFM is the grid of members by recency (rows) and frequency (columns)
 	// score, drawn as a heat map.
 	RFM      *grid
 	Sections []section
-}
-
-type stage struct {
-	Name string
-	Took time.Duration
-	What string
 }
 
 type fact struct{ Label, Value string }
@@ -44,6 +38,7 @@ type grid struct {
 
 // section is a bar chart, a table, or both.
 type section struct {
+	ID    string // the chart's id attribute
 	Title string
 	Note  string
 	Bars  []bar
@@ -61,11 +56,123 @@ type table struct {
 	Rows [][]string
 }
 
-func (r *report) render(w io.Writer) error {
-	return reportTemplate.Execute(w, r)
+func (pg *page) render(w io.Writer) error {
+	return pageTemplate.Execute(w, pg)
 }
 
-var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+// WriteHTML renders the report as one self-contained HTML page: inline SVG
+// charts (the RFM grid as a heat map; segment sizes, tags, the audience
+// funnel, tiers and P(alive) as bar charts), no scripts and no external
+// resources, so it opens in any browser with no network.
+func (r *Report) WriteHTML(w io.Writer) error {
+	return r.page().render(w)
+}
+
+func (r *Report) page() *page {
+	pg := &page{
+		Title: "cdpkit pharmacy story",
+		Subtitle: fmt.Sprintf("%s members, seed %d, as of %s (%s); the whole run took %s",
+			thousands(r.Members), r.Seed, r.AsOf.In(r.Location).Format("2006-01-02 15:04"), r.Location, seconds(r.Total())),
+		Stages: r.Stages,
+	}
+	addFact := func(label, value string) { pg.Facts = append(pg.Facts, fact{label, value}) }
+	addFact("members", thousands(r.Members))
+	if r.OneID != nil {
+		addFact("persons after OneID", thousands(r.OneID.Persons))
+		addFact("OneID precision / recall", fmt.Sprintf("%.4f / %.4f", r.OneID.Score.Precision, r.OneID.Score.Recall))
+	}
+	addFact("orders and refunds", thousands(r.Orders.Rows))
+	addFact("buyers scored", thousands(r.RFM.Buyers))
+	addFact("mean P(alive)", fmt.Sprintf("%.3f", r.CLV.MeanPAlive))
+	addFact("audience", thousands(r.Audience.Count))
+	addFact("campaign / hold-out", thousands(r.Audience.Campaign)+" / "+thousands(r.Audience.Holdout))
+
+	if o := r.OneID; o != nil {
+		t := &table{Head: []string{"what", "count"}}
+		row := func(what string, n int) { t.Rows = append(t.Rows, []string{what, thousands(n)}) }
+		row("observations", o.Observations)
+		row("identifiers in them", o.Identifiers)
+		row("true members behind them", o.Members)
+		row("persons after resolution", o.Persons)
+		row("junk values rejected", sum(o.Rejected))
+		for _, k := range topCounts(o.Refused) {
+			row("links refused by limits: "+k, o.Refused[k])
+		}
+		row("persons over-merged (holding two or more members)", o.Score.OverMerged)
+		row("members split over two or more persons", o.Score.UnderMerged)
+		pg.Sections = append(pg.Sections, section{ID: "oneid", Title: "OneID",
+			Note: fmt.Sprintf("Against the true members: precision %.4f, recall %.4f over pairs of observations; at most %d members in one person.",
+				o.Score.Precision, o.Score.Recall, o.Score.Largest), Table: t})
+	}
+
+	g := &grid{Title: "RFM grid: buyers by recency and frequency score", RowTitle: "recency score", ColTitle: "frequency score",
+		RowLabels: []string{"R5", "R4", "R3", "R2", "R1"}, ColLabels: []string{"F1", "F2", "F3", "F4", "F5"}}
+	for i := range 5 {
+		g.Counts = append(g.Counts, r.RFM.Grid[i][:])
+		g.Names = append(g.Names, r.RFM.Names[i][:])
+	}
+	pg.RFM = g
+
+	var segs []bar
+	for _, s := range r.RFM.Segments {
+		segs = append(segs, bar{Label: s.Name, Value: float64(s.Count), Text: thousands(s.Count) + " · " + pct(s.Count, r.RFM.Buyers)})
+	}
+	pg.Sections = append(pg.Sections, section{ID: "segments", Title: "Segment sizes", Note: "Buyers per named cell of the R×F grid.", Bars: segs})
+
+	var tags []bar
+	for _, t := range r.Tags {
+		tags = append(tags, bar{Label: t.Name, Value: float64(t.Count)})
+	}
+	pg.Sections = append(pg.Sections, section{ID: "tags", Title: "Tags", Note: "Persons carrying each tag.", Bars: tags,
+		Table: tagTable(r.Tags)})
+
+	var funnel []bar
+	for _, s := range r.Audience.Funnel {
+		funnel = append(funnel, bar{Label: s.Name, Value: float64(s.Count)})
+	}
+	funnel = append(funnel,
+		bar{Label: "campaign (90%)", Value: float64(r.Audience.Campaign)},
+		bar{Label: "hold-out (10%)", Value: float64(r.Audience.Holdout)})
+	pg.Sections = append(pg.Sections, section{ID: "audience", Title: "Audience: " + r.Audience.Description,
+		Note: r.Audience.Expr, Bars: funnel})
+
+	var tiers []bar
+	tt := &table{Head: []string{"tier", "growth from", "members", "points available"}}
+	for _, t := range r.Loyalty.Tiers {
+		tiers = append(tiers, bar{Label: t.Name, Value: float64(t.Members)})
+		tt.Rows = append(tt.Rows, []string{t.Name, thousands(int(t.Threshold)), thousands(t.Members), thousands(int(t.Available))})
+	}
+	pg.Sections = append(pg.Sections, section{ID: "tiers", Title: "Tier distribution", Note: r.Loyalty.Rules, Bars: tiers, Table: tt})
+
+	var alive []bar
+	for i, lo := range PAliveBands {
+		hi := 1.0
+		if i > 0 {
+			hi = PAliveBands[i-1]
+		}
+		alive = append(alive, bar{Label: fmt.Sprintf("P(alive) %.1f–%.1f", lo, hi), Value: float64(r.CLV.PAlive[i])})
+	}
+	pg.Sections = append(pg.Sections, section{ID: "palive", Title: "Probability of being alive (BG/NBD)",
+		Note: fmt.Sprintf("r = %.3f, α = %.2f weeks, a = %.3f, b = %.3f; Gamma-Gamma p = %.2f, q = %.2f, γ = %.2f yuan.",
+			r.CLV.R, r.CLV.Alpha, r.CLV.A, r.CLV.B, r.CLV.P, r.CLV.Q, r.CLV.Gamma), Bars: alive})
+
+	var took []bar
+	for _, s := range r.Stages {
+		took = append(took, bar{Label: s.Name, Value: s.Took.Seconds(), Text: seconds(s.Took)})
+	}
+	pg.Sections = append(pg.Sections, section{ID: "timings", Title: "Where the time went", Bars: took})
+	return pg
+}
+
+func tagTable(tags []TagCount) *table {
+	t := &table{Head: []string{"tag", "persons", "meaning"}}
+	for _, x := range tags {
+		t.Rows = append(t.Rows, []string{x.Name, thousands(x.Count), x.Description})
+	}
+	return t
+}
+
+var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"heatmap":  heatmap,
 	"barchart": barchart,
 	"ms": func(d time.Duration) string {
@@ -82,7 +189,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI","PingFang SC","Noto Sans 
 h1{font-size:1.6em;margin-bottom:.1em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #dde3e8;padding-bottom:.2em}
 .sub{color:#5b6b79;margin-top:0}
 table{border-collapse:collapse;margin:.6em 0}td,th{padding:.25em .8em;border-bottom:1px solid #eef1f4;text-align:left}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:.6em}
 .fact{background:#f4f7f9;border-radius:6px;padding:.6em .8em}.fact b{display:block;font-size:1.3em}
 .note{color:#5b6b79}
@@ -95,11 +202,11 @@ svg text{font-family:inherit}
 <table><tr><th>stage</th><th class="n">took</th><th>what it did</th></tr>
 {{range .Stages}}<tr><td>{{.Name}}</td><td class="n">{{ms .Took}}</td><td>{{.What}}</td></tr>{{end}}
 </table>{{end}}
-{{with .RFM}}<h2>{{.Title}}</h2>{{heatmap .}}{{end}}
-{{range .Sections}}<h2>{{.Title}}</h2>{{if .Note}}<p class="note">{{.Note}}</p>{{end}}
+{{with .RFM}}<section id="rfm"><h2>{{.Title}}</h2>{{heatmap .}}</section>{{end}}
+{{range .Sections}}<section id="{{.ID}}"><h2>{{.Title}}</h2>{{if .Note}}<p class="note">{{.Note}}</p>{{end}}
 {{if .Bars}}{{barchart .Bars}}{{end}}
 {{with .Table}}<table><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr>{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
-{{end}}
+</section>{{end}}
 </body></html>
 `))
 
@@ -186,19 +293,3 @@ func mix(a, b [3]float64, t float64) string {
 }
 
 func esc(s string) string { return template.HTMLEscapeString(s) }
-
-// thousands writes n with thin separators: 1234567 → 1,234,567.
-func thousands(n int) string {
-	s := fmt.Sprint(max(n, -n))
-	var b strings.Builder
-	if n < 0 {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}

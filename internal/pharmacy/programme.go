@@ -1,0 +1,77 @@
+package pharmacy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cdpkit/cdpkit/loyalty"
+)
+
+// programme is the chain's member programme: growth value of one per yuan
+// over a rolling twelve months decides the tier, reviewed at the as-of time
+// straight to the tier the growth supports; one point per yuan, more for
+// higher tiers and double in the WeChat mini program, pending for the
+// seven-day return window and expiring at the end of the month twelve
+// months after they were earned.
+func programme(loc *time.Location) loyalty.Config {
+	return loyalty.Config{
+		Name:     "health club",
+		Location: loc,
+		Earning: loyalty.EarningRules{
+			PointsPerYuan:      1,
+			ChannelMultipliers: map[string]loyalty.Multiplier{"wechat": 20000},
+			PendingDays:        7,
+		},
+		Expiry: loyalty.ExpiryPolicy{Months: 12, EndOf: loyalty.EndOfMonth},
+		Tiers: []loyalty.Tier{
+			{Name: "member", Threshold: 0},
+			{Name: "silver", Threshold: 500, Multiplier: 11000},
+			{Name: "gold", Threshold: 1500, Multiplier: 12000},
+			{Name: "platinum", Threshold: 4000, Multiplier: 15000},
+		},
+		Growth: loyalty.GrowthRules{PerYuan: 1, Window: loyalty.WindowRolling, Months: 12, Downgrade: loyalty.DowngradeToSupported},
+	}
+}
+
+const programmeRules = "tier by growth value (1 per yuan over the last 12 months), reviewed on the as-of day; " +
+	"1 point per yuan (silver 1.1×, gold 1.2×, platinum 1.5×; 2× in the WeChat mini program), expiring after 12 months"
+
+// tiers reviews every account's tier at the as-of time and tallies tiers
+// and points.
+func (s *story) tiers(ctx context.Context) (string, error) {
+	sum, err := s.ledger.EvaluateAll(ctx, s.asOf)
+	if err != nil {
+		return "", err
+	}
+	if len(sum.Failed) > 0 {
+		return "", fmt.Errorf("tier review failed for %d accounts: %w", len(sum.Failed), errors.Join(sum.Failed[:min(3, len(sum.Failed))]...))
+	}
+	cfg := programme(s.loc)
+	l := &s.rep.Loyalty
+	l.Rules = programmeRules
+	at := map[string]int{}
+	for i, t := range cfg.Tiers {
+		l.Tiers = append(l.Tiers, TierCount{Name: t.Name, Threshold: t.Threshold})
+		at[t.Name] = i
+	}
+	for m, err := range s.ledger.Members(ctx) {
+		if err != nil {
+			return "", err
+		}
+		b, err := s.ledger.Balance(ctx, m, s.asOf)
+		if err != nil {
+			return "", err
+		}
+		l.Accounts++
+		t := &l.Tiers[at[b.Tier]]
+		t.Members++
+		t.Available += b.Available
+		l.Earned += b.Lifetime
+		l.Available += b.Available
+		l.Pending += b.Pending
+	}
+	l.Expired = l.Earned - l.Available - l.Pending
+	return fmt.Sprintf("review %s accounts' tiers, tally points", thousands(l.Accounts)), nil
+}
