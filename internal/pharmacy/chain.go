@@ -266,6 +266,9 @@ func (c *chain) ordersFor(ctx context.Context, k keyer) (*orders, error) {
 	misses := make([][]missing, c.workers)
 	err := c.parallel(ctx, func(w int, lo, hi uint32) error {
 		p := &parts[w]
+		// Pharmacy members place about 1.5 orders per everyday order
+		// counted in MeanOrders (refills and refunds come on top).
+		p.grow(int(float64(hi-lo) * (c.cfg.MeanOrders*1.5 + 1)))
 		var first [numChannels]int // row of the member's first order per channel, -1 for none
 		cur := ^uint32(0)
 		done := func() {
@@ -365,6 +368,11 @@ func (c *chain) ordersFor(ctx context.Context, k keyer) (*orders, error) {
 	out := groupByPerson(parts, persons)
 	out.firstSeen, out.unkeyed, out.keys = len(all), unkeyed, keys
 	return out, nil
+}
+
+func (o *orders) grow(n int) {
+	o.person, o.unix, o.amount, o.id = make([]uint32, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]uint64, 0, n)
+	o.refundOf, o.channel, o.cat, o.supply = make([]uint64, 0, n), make([]uint8, 0, n), make([]uint8, 0, n), make([]int16, 0, n)
 }
 
 func (o *orders) truncate(n int) {

@@ -35,8 +35,10 @@ func programme(loc *time.Location) loyalty.Config {
 	}
 }
 
-const programmeRules = "tier by growth value (1 per yuan over the last 12 months), reviewed on the as-of day; " +
-	"1 point per yuan (silver 1.1×, gold 1.2×, platinum 1.5×; 2× in the WeChat mini program), expiring after 12 months"
+const programmeRules = "launched 1 October 2025 (the ledger replays the orders since); " +
+	"tier by growth value (1 per yuan over the last 12 months), reviewed on the as-of day; " +
+	"1 point per yuan (silver 1.1×, gold 1.2×, platinum 1.5×; 2× in the WeChat mini program), " +
+	"pending for 7 days, expiring at the end of the month 12 months on"
 
 // tiers reviews every account's tier at the as-of time and tallies tiers
 // and points.

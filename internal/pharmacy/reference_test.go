@@ -292,6 +292,9 @@ func computeReference(in refInput) *refResult {
 				}
 			}
 		}
+		if rp.last < res.windowFrom {
+			continue // no order in the programme's year: no account
+		}
 		tier := in.tierNames[0]
 		for i, th := range in.tierThresholds {
 			if rp.growth >= th {

@@ -102,7 +102,7 @@ type CLV struct {
 	// of PAliveBands.
 	PAlive [len(PAliveBands)]int
 	// Value is the expected spend of all buyers in the next 52 weeks,
-	// discounted 1% a month, in yuan.
+	// discounted 3% a quarter, in yuan.
 	Value float64
 }
 
@@ -155,12 +155,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		thousands(r.Members), r.Seed, r.AsOf.In(r.Location).Format("2006-01-02 15:04"), r.Location)
 
 	p.f("\nStages\n")
-	tw := tabwriter.NewWriter(p, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, s := range r.Stages {
-		fmt.Fprintf(tw, "  %s\t%s\t  %s\t\n", s.Name, seconds(s.Took), s.What)
+		p.f("  %-9s %8s  %s\n", s.Name, seconds(s.Took), s.What)
 	}
-	fmt.Fprintf(tw, "  total\t%s\t\t\n", seconds(r.Total()))
-	tw.Flush()
+	p.f("  %-9s %8s\n", "total", seconds(r.Total()))
 
 	c := r.Chain
 	p.f("\nChain\n  %s members (%s with a chronic condition), %s stores; %s orders and %s refunds, net %s yuan\n",
@@ -187,7 +185,7 @@ func (r *Report) WriteText(w io.Writer) error {
 
 	f := r.RFM
 	p.f("\nRFM: %s buyers, 5 bins by rank (NTILE); F = orders, M = net spend\n", thousands(f.Buyers))
-	tw = tabwriter.NewWriter(p, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(p, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "  R\\F\tF1\tF2\tF3\tF4\tF5\t\n")
 	for i := range 5 {
 		fmt.Fprintf(tw, "  R%d\t", 5-i)
@@ -216,7 +214,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		bands = append(bands, fmt.Sprintf("%.1f–%.1f %s", lo, hi, thousands(v.PAlive[i])))
 	}
 	p.f("  P(alive)     mean %.3f; %s\n", v.MeanPAlive, strings.Join(bands, ", "))
-	p.f("  next 52 weeks expected spend %s yuan (discounted 1%% a month)\n", thousands(int(v.Value)))
+	p.f("  next 52 weeks expected spend %s yuan (discounted 3%% a quarter)\n", thousands(int(v.Value)))
 
 	p.f("\nTags\n")
 	tw = tabwriter.NewWriter(p, 0, 0, 2, ' ', 0)

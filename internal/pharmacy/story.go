@@ -35,6 +35,10 @@ type story struct {
 	rep   *Report
 	asOf  time.Time
 	loc   *time.Location
+	// loyaltyFrom is when the member programme starts: the ledger
+	// replays the orders of the last twelve months, all that the tiers'
+	// growth window and the points' expiry can reach.
+	loyaltyFrom time.Time
 
 	res      *identity.Resolver
 	orders   *orders
@@ -66,6 +70,7 @@ func run(ctx context.Context, cfg Config) (*story, error) {
 	// morning. Recency, due dates and the 7-day windows count from 30
 	// September.
 	s.asOf = c.cfg.End.Add(-time.Second)
+	s.loyaltyFrom = c.cfg.End.AddDate(-1, 0, 0)
 	s.rep = &Report{Members: cfg.Members, Seed: cfg.Seed, AsOf: s.asOf, Location: s.loc}
 	for _, st := range []struct {
 		name string
@@ -249,6 +254,9 @@ func (s *story) record(ctx context.Context) (string, error) {
 					errs[wi] = err
 					return
 				}
+				if !o.inProgramme(i, s.loyaltyFrom.Unix()) {
+					continue
+				}
 				if _, err := s.ledger.Apply(ctx, loyaltyOp(o, i)); err != nil {
 					errs[wi] = err
 					return
@@ -261,6 +269,21 @@ func (s *story) record(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("record %s orders and refunds: RFM summaries, repurchase timing, loyalty ledger", thousands(o.len())), nil
+}
+
+// inProgramme reports whether row i belongs in the ledger: an order from
+// the programme's start on, or the refund of one.
+func (o *orders) inProgramme(i int, from int64) bool {
+	r := o.refundOf[i]
+	if r == 0 {
+		return o.unix[i] >= from
+	}
+	for j := i - 1; j >= 0 && o.person[j] == o.person[i]; j-- {
+		if o.id[j] == r {
+			return o.unix[j] >= from
+		}
+	}
+	return false
 }
 
 // loyaltyOp is row i as a ledger operation, with transaction IDs stable

@@ -52,7 +52,7 @@ func (s *story) value(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("fit Gamma-Gamma: %w", err)
 	}
 	s.model = rfm.Model{Purchases: bg, Spend: &gg}
-	preds, err := s.model.PredictAll(ctx, h, rfm.ValueOptions{Horizon: 52, Steps: 12, Rate: 0.01})
+	preds, err := s.model.PredictAll(ctx, h, rfm.ValueOptions{Horizon: 52, Steps: 4, Rate: 0.03})
 	if err != nil {
 		return "", err
 	}
