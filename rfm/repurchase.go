@@ -33,7 +33,16 @@ type Repurchase struct {
 	interval []float32 // member level, days, 0 when unknown
 	recency  []int32   // days since last purchase, -1 for none
 	cats     []CategoryDue
+
+	// The population means the estimates shrink toward, kept so that
+	// MemberDue can recompute one member the same way.
+	k          float64
+	span, gaps int64
+	catPop     map[uint32]intervalSum
 }
+
+// intervalSum adds up purchase intervals: span days over gaps intervals.
+type intervalSum struct{ span, gaps int64 }
 
 // A CategoryDue is when a member is expected to buy in a category again.
 type CategoryDue struct {
@@ -88,7 +97,8 @@ func (s *Summaries) Repurchase(o RepurchaseOptions) *Repurchase {
 			rp.due[m] = s.lastDay[m] + int32(math.Round(iv))
 		}
 	})
-	rp.cats = s.categoryDue(k)
+	rp.k, rp.span, rp.gaps = k, span, gaps
+	rp.cats, rp.catPop = s.categoryDue(k)
 	return rp
 }
 
@@ -105,9 +115,8 @@ func shrunk(span, gaps, pspan, pgaps int64, k float64) (float64, bool) {
 	return (float64(span) + k*mean) / (float64(gaps) + k), true
 }
 
-func (s *Summaries) categoryDue(k float64) []CategoryDue {
-	type agg struct{ span, gaps int64 }
-	pop := map[uint32]agg{}
+func (s *Summaries) categoryDue(k float64) ([]CategoryDue, map[uint32]intervalSum) {
+	pop := map[uint32]intervalSum{}
 	var all []uint64
 	for _, cm := range s.cats {
 		for key, st := range cm {
@@ -123,24 +132,50 @@ func (s *Summaries) categoryDue(k float64) []CategoryDue {
 	slices.Sort(all)
 	out := make([]CategoryDue, 0, len(all))
 	for _, key := range all {
-		m, c := uint32(key>>32), uint32(key)
-		st := s.cats[m>>blockBits][key]
-		cd := CategoryDue{Member: m, Category: c, Last: dateOf(st.last, s.loc), Purchases: int(st.n)}
-		p := pop[c]
-		iv, ok := shrunk(int64(st.last-st.first), int64(st.n-1), p.span, p.gaps, k)
-		if ok {
-			cd.Interval = iv
-		}
-		switch {
-		case st.supplied:
-			cd.FromSupply = true
-			cd.Due = dateOf(st.runOut, s.loc)
-		case ok:
-			cd.Due = dateOf(st.last+int32(math.Round(iv)), s.loc)
-		}
-		out = append(out, cd)
+		out = append(out, s.categoryEntry(key, pop, k))
 	}
-	return out
+	return out, pop
+}
+
+// categoryEntry estimates one member × category's due date.
+func (s *Summaries) categoryEntry(key uint64, pop map[uint32]intervalSum, k float64) CategoryDue {
+	m, c := uint32(key>>32), uint32(key)
+	st := s.cats[m>>blockBits][key]
+	cd := CategoryDue{Member: m, Category: c, Last: dateOf(st.last, s.loc), Purchases: int(st.n)}
+	p := pop[c]
+	iv, ok := shrunk(int64(st.last-st.first), int64(st.n-1), p.span, p.gaps, k)
+	if ok {
+		cd.Interval = iv
+	}
+	switch {
+	case st.supplied:
+		cd.FromSupply = true
+		cd.Due = dateOf(st.runOut, s.loc)
+	case ok:
+		cd.Due = dateOf(st.last+int32(math.Round(iv)), s.loc)
+	}
+	return cd
+}
+
+// MemberDue recomputes member m's estimates from the Summaries as they are
+// now, shrunk toward the population means rp was computed with: what
+// Repurchase would give m if only m's purchases had been added since. It
+// keeps one member current between full runs — after a refill, the
+// member's "refill due" must clear at once — at the cost of one member's
+// categories. The member-level due date is like Due, and cats are m's
+// entries ordered by category, like Categories. Members past the
+// Summaries' end have nothing.
+func (rp *Repurchase) MemberDue(s *Summaries, m uint32) (due time.Time, intervalDays float64, ok bool, cats []CategoryDue) {
+	if uint64(m) >= uint64(s.Len()) || s.orders[m] == 0 {
+		return time.Time{}, 0, false, nil
+	}
+	if iv, has := shrunk(int64(s.lastDay[m]-s.firstDay[m]), int64(s.days[m]-1), rp.span, rp.gaps, rp.k); has {
+		due, intervalDays, ok = dateOf(s.lastDay[m]+int32(math.Round(iv)), s.loc), float64(float32(iv)), true
+	}
+	for _, key := range s.memberKeys(m) {
+		cats = append(cats, s.categoryEntry(key, rp.catPop, rp.k))
+	}
+	return due, intervalDays, ok, cats
 }
 
 // AsOf returns the as-of day the due dates are measured against.
