@@ -31,7 +31,9 @@ type SnapshotError struct {
 }
 
 // Error names the part.
-func (e *SnapshotError) Error() string { return fmt.Sprintf("summaries snapshot: %s: %v", e.Part, e.Err) }
+func (e *SnapshotError) Error() string {
+	return fmt.Sprintf("summaries snapshot: %s: %v", e.Part, e.Err)
+}
 
 // Unwrap returns the cause.
 func (e *SnapshotError) Unwrap() error { return e.Err }
