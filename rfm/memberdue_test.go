@@ -36,7 +36,7 @@ func TestMemberDueHandWorked(t *testing.T) {
 
 	// Before any change, MemberDue agrees with the full computation.
 	for m := range uint32(4) {
-		due, iv, ok, cats := rp.MemberDue(s, m)
+		due, iv, ok, cats := s.MemberDue(m, rp.Means())
 		wantDue, wantIv, wantOK := rp.Due(m)
 		assert.Equal(t, wantOK, ok, "member %d", m)
 		assert.Equal(t, wantDue, due, "member %d", m)
@@ -51,7 +51,7 @@ func TestMemberDueHandWorked(t *testing.T) {
 	}
 
 	buy(1, 2, 25, Line{Category: 7, DaysSupply: 30}, Line{Category: 9})
-	due, iv, ok, cats := rp.MemberDue(s, 1)
+	due, iv, ok, cats := s.MemberDue(1, rp.Means())
 	require.True(t, ok)
 	assert.InDelta(t, 23.75, iv, 1e-6)
 	assert.Equal(t, day(2024, 3, 20, time.UTC), due)
@@ -65,11 +65,16 @@ func TestMemberDueHandWorked(t *testing.T) {
 	assert.InDelta(t, 35.0/3, cats[1].Interval, 1e-9)
 	assert.Equal(t, day(2024, 3, 8, time.UTC), cats[1].Due)
 
-	_, _, ok, cats = rp.MemberDue(s, 3)
+	_, _, ok, cats = s.MemberDue(3, rp.Means())
 	assert.False(t, ok, "no purchase, no due date")
 	assert.Empty(t, cats)
-	_, _, ok, _ = rp.MemberDue(s, 99)
+	_, _, ok, _ = s.MemberDue(99, rp.Means())
 	assert.False(t, ok, "past the end")
+
+	means := rp.Means()
+	assert.Equal(t, RepurchaseMeans{Shrinkage: 2, Members: Intervals{Span: 60, Gaps: 3},
+		Categories: map[uint32]Intervals{9: {Span: 10, Gaps: 1}}}, means,
+		"members 0 and 1 give 20+40 days over 3 intervals; category 9 only member 0's 10 days")
 }
 
 // TestCategoriesFollowMergeAndRemove checks that the per-block category
@@ -82,14 +87,14 @@ func TestCategoriesFollowMergeAndRemove(t *testing.T) {
 	require.NoError(t, s.Add(&Tx{Member: b, Time: day(2024, 1, 5, time.UTC), Amount: 1, Lines: []Line{{Category: 4, DaysSupply: 10}}}))
 	require.NoError(t, s.Merge(a, b))
 	rp := s.Repurchase(RepurchaseOptions{})
-	_, _, _, cats := rp.MemberDue(s, a)
+	_, _, _, cats := s.MemberDue(a, rp.Means())
 	require.Len(t, cats, 2, "the loser's category moved across blocks")
 	assert.Equal(t, []uint32{3, 4}, []uint32{cats[0].Category, cats[1].Category})
 	assert.Equal(t, day(2024, 1, 15, time.UTC), cats[1].Due)
-	_, _, _, cats = rp.MemberDue(s, b)
+	_, _, _, cats = s.MemberDue(b, rp.Means())
 	assert.Empty(t, cats)
 	require.NoError(t, s.Remove(a))
-	_, _, _, cats = rp.MemberDue(s, a)
+	_, _, _, cats = s.MemberDue(a, rp.Means())
 	assert.Empty(t, cats)
 	assert.Empty(t, s.Repurchase(RepurchaseOptions{}).Categories())
 }

@@ -2,6 +2,7 @@ package rfm
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -34,15 +35,22 @@ type Repurchase struct {
 	recency  []int32   // days since last purchase, -1 for none
 	cats     []CategoryDue
 
-	// The population means the estimates shrink toward, kept so that
-	// MemberDue can recompute one member the same way.
-	k          float64
-	span, gaps int64
-	catPop     map[uint32]intervalSum
+	means RepurchaseMeans
 }
 
-// intervalSum adds up purchase intervals: span days over gaps intervals.
-type intervalSum struct{ span, gaps int64 }
+// Intervals add up purchase intervals: Span days over Gaps intervals
+// (purchase days less one, per member), so the mean is Span/Gaps.
+type Intervals struct{ Span, Gaps int64 }
+
+// RepurchaseMeans are what a Repurchase shrinks each member's intervals
+// toward: the shrinkage weight, the intervals of all members and those of
+// each category. A host keeps them (they are small) to recompute single
+// members with Summaries.MemberDue exactly as the full run would have.
+type RepurchaseMeans struct {
+	Shrinkage  float64
+	Members    Intervals
+	Categories map[uint32]Intervals
+}
 
 // A CategoryDue is when a member is expected to buy in a category again.
 type CategoryDue struct {
@@ -97,8 +105,8 @@ func (s *Summaries) Repurchase(o RepurchaseOptions) *Repurchase {
 			rp.due[m] = s.lastDay[m] + int32(math.Round(iv))
 		}
 	})
-	rp.k, rp.span, rp.gaps = k, span, gaps
-	rp.cats, rp.catPop = s.categoryDue(k)
+	rp.means = RepurchaseMeans{Shrinkage: k, Members: Intervals{span, gaps}}
+	rp.cats, rp.means.Categories = s.categoryDue(k)
 	return rp
 }
 
@@ -115,16 +123,16 @@ func shrunk(span, gaps, pspan, pgaps int64, k float64) (float64, bool) {
 	return (float64(span) + k*mean) / (float64(gaps) + k), true
 }
 
-func (s *Summaries) categoryDue(k float64) ([]CategoryDue, map[uint32]intervalSum) {
-	pop := map[uint32]intervalSum{}
+func (s *Summaries) categoryDue(k float64) ([]CategoryDue, map[uint32]Intervals) {
+	pop := map[uint32]Intervals{}
 	var all []uint64
 	for _, cm := range s.cats {
 		for key, st := range cm {
 			all = append(all, key)
 			if st.n > 1 {
 				a := pop[uint32(key)]
-				a.span += int64(st.last - st.first)
-				a.gaps += int64(st.n - 1)
+				a.Span += int64(st.last - st.first)
+				a.Gaps += int64(st.n - 1)
 				pop[uint32(key)] = a
 			}
 		}
@@ -138,12 +146,12 @@ func (s *Summaries) categoryDue(k float64) ([]CategoryDue, map[uint32]intervalSu
 }
 
 // categoryEntry estimates one member × category's due date.
-func (s *Summaries) categoryEntry(key uint64, pop map[uint32]intervalSum, k float64) CategoryDue {
+func (s *Summaries) categoryEntry(key uint64, pop map[uint32]Intervals, k float64) CategoryDue {
 	m, c := uint32(key>>32), uint32(key)
 	st := s.cats[m>>blockBits][key]
 	cd := CategoryDue{Member: m, Category: c, Last: dateOf(st.last, s.loc), Purchases: int(st.n)}
 	p := pop[c]
-	iv, ok := shrunk(int64(st.last-st.first), int64(st.n-1), p.span, p.gaps, k)
+	iv, ok := shrunk(int64(st.last-st.first), int64(st.n-1), p.Span, p.Gaps, k)
 	if ok {
 		cd.Interval = iv
 	}
@@ -157,23 +165,31 @@ func (s *Summaries) categoryEntry(key uint64, pop map[uint32]intervalSum, k floa
 	return cd
 }
 
-// MemberDue recomputes member m's estimates from the Summaries as they are
-// now, shrunk toward the population means rp was computed with: what
-// Repurchase would give m if only m's purchases had been added since. It
-// keeps one member current between full runs — after a refill, the
-// member's "refill due" must clear at once — at the cost of one member's
-// categories. The member-level due date is like Due, and cats are m's
-// entries ordered by category, like Categories. Members past the
-// Summaries' end have nothing.
-func (rp *Repurchase) MemberDue(s *Summaries, m uint32) (due time.Time, intervalDays float64, ok bool, cats []CategoryDue) {
+// Means returns the population means the estimates were shrunk toward.
+func (rp *Repurchase) Means() RepurchaseMeans {
+	m := rp.means
+	m.Categories = maps.Clone(m.Categories)
+	return m
+}
+
+// MemberDue estimates member m's next purchase from the Summaries as they
+// are now, shrunk toward given population means (from Repurchase.Means):
+// what Repurchase would give m if only m's purchases had been added since
+// the means were taken. It keeps one member current between full runs —
+// after a refill, the member's "refill due" must clear at once — at the
+// cost of that member's categories. The member-level estimate is as Due
+// gives it, and cats are m's entries in category order, as Categories
+// gives them. A member past the end, or without purchases, has nothing.
+func (s *Summaries) MemberDue(m uint32, means RepurchaseMeans) (due time.Time, intervalDays float64, ok bool, cats []CategoryDue) {
 	if uint64(m) >= uint64(s.Len()) || s.orders[m] == 0 {
 		return time.Time{}, 0, false, nil
 	}
-	if iv, has := shrunk(int64(s.lastDay[m]-s.firstDay[m]), int64(s.days[m]-1), rp.span, rp.gaps, rp.k); has {
+	k := means.Shrinkage
+	if iv, has := shrunk(int64(s.lastDay[m]-s.firstDay[m]), int64(s.days[m]-1), means.Members.Span, means.Members.Gaps, k); has {
 		due, intervalDays, ok = dateOf(s.lastDay[m]+int32(math.Round(iv)), s.loc), float64(float32(iv)), true
 	}
 	for _, key := range s.memberKeys(m) {
-		cats = append(cats, s.categoryEntry(key, rp.catPop, rp.k))
+		cats = append(cats, s.categoryEntry(key, means.Categories, k))
 	}
 	return due, intervalDays, ok, cats
 }
