@@ -137,26 +137,26 @@ func validSuffix(s string) bool {
 // The names of the derived fields. Windows, channels and categories add
 // fields named after them (see DerivedFields).
 const (
-	FieldOrders       = "orders_total"      // int: orders recorded (refunds not counted)
-	FieldSpend        = "spend_total"       // int: net spend in fen, orders less refunds
-	FieldPurchaseDays = "purchase_days"     // int: distinct calendar days with an order
-	FieldFirstOrder   = "first_order_at"    // timestamp (indexed as a day): first order's day
-	FieldLastOrder    = "last_order_at"     // timestamp (indexed as a day): last order's day
-	FieldRecency      = "recency_days"      // int: days from the last order's day to the as-of day
-	FieldChannels     = "channels"          // list(string): channels with at least one order
-	FieldChannelsUsed = "channels_used"     // int: how many
-	FieldRFMR         = "rfm_r"             // int 1..5: recency score, 5 = most recent
-	FieldRFMF         = "rfm_f"             // int 1..5: frequency score
-	FieldRFMM         = "rfm_m"             // int 1..5: monetary score
-	FieldRFMSegment   = "rfm_segment"       // string (enum): the R×F grid segment, e.g. "Champions"
-	FieldPAlive       = "p_alive"           // double: BG/NBD probability the member is still buying
-	FieldAlivePct     = "alive_pct"         // int 0..100: the same, as a rounded percentage
-	FieldCLV          = "clv"               // int: expected spend over the next 365 days, fen
+	FieldOrders       = "orders_total"       // int: orders recorded (refunds not counted)
+	FieldSpend        = "spend_total"        // int: net spend in fen, orders less refunds
+	FieldPurchaseDays = "purchase_days"      // int: distinct calendar days with an order
+	FieldFirstOrder   = "first_order_at"     // timestamp (indexed as a day): first order's day
+	FieldLastOrder    = "last_order_at"      // timestamp (indexed as a day): last order's day
+	FieldRecency      = "recency_days"       // int: days from the last order's day to the as-of day
+	FieldChannels     = "channels"           // list(string): channels with at least one order
+	FieldChannelsUsed = "channels_used"      // int: how many
+	FieldRFMR         = "rfm_r"              // int 1..5: recency score, 5 = most recent
+	FieldRFMF         = "rfm_f"              // int 1..5: frequency score
+	FieldRFMM         = "rfm_m"              // int 1..5: monetary score
+	FieldRFMSegment   = "rfm_segment"        // string (enum): the R×F grid segment, e.g. "Champions"
+	FieldPAlive       = "p_alive"            // double: BG/NBD probability the member is still buying
+	FieldAlivePct     = "alive_pct"          // int 0..100: the same, as a rounded percentage
+	FieldCLV          = "clv"                // int: expected spend over the next 365 days, fen
 	FieldNextPurchase = "next_purchase_days" // int: days until the expected next order (negative: overdue)
-	FieldRefillDue    = "refill_due_days"   // int: days until the first days-supply runs out (negative: overdue)
-	FieldTier         = "tier"              // string (enum): loyalty tier
-	FieldPoints       = "points"            // int: available loyalty points
-	FieldGrowth       = "growth"            // int: growth value in the programme's window
+	FieldRefillDue    = "refill_due_days"    // int: days until the first days-supply runs out (negative: overdue)
+	FieldTier         = "tier"               // string (enum): loyalty tier
+	FieldPoints       = "points"             // int: available loyalty points
+	FieldGrowth       = "growth"             // int: growth value in the programme's window
 )
 
 // Window fields, channel fields and category fields are named by these.
