@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // ChangeKind says what a Change is.
@@ -38,6 +39,10 @@ type Change struct {
 	// EventID is, for Merged, the observation that bridged the persons;
 	// for a Split by SplitObservation, the event removed.
 	EventID string
+	// Time is, for Merged, the time of the observation that bridged the
+	// persons (UTC, whole seconds), so that a host can date what it does
+	// in response, such as merging two loyalty accounts.
+	Time time.Time
 
 	// Merged: Losers (oldest first) were merged into Survivor and are now
 	// its aliases.

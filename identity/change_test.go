@@ -62,7 +62,7 @@ func TestChangesRekeyAnIndex(t *testing.T) {
 
 	h.obs(id(KindPhone, "13800138000"), id(KindMemberCard, "C1")) // e3
 	require.Len(t, changes, 1)
-	assert.Equal(t, Change{Kind: Merged, EventID: "e3", Survivor: p0, Losers: []PersonID{p1},
+	assert.Equal(t, Change{Kind: Merged, EventID: "e3", Time: h.now, Survivor: p0, Losers: []PersonID{p1},
 		Identifiers: []Identifier{id(KindPhone, "13800138000"), id(KindMemberCard, "C1")}}, changes[0])
 	assert.Equal(t, []string{"app_user", "vip"}, ix.tags(p0), "the loser's bits are ORed into the survivor")
 	assert.Empty(t, ix.tags(p1), "and cleared")

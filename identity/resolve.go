@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Resolution of one observation, shared by Observe and by the replay of a
@@ -427,7 +428,7 @@ func (r *Resolver) commit(cs []cand, off, t, viol uint32, res *Result, eventID s
 		}
 	}
 	if len(sc.losers) > 0 && r.nsubs.Load() > 0 {
-		ch := Change{Kind: Merged, EventID: eventID, Survivor: res.Person, Losers: res.Merged}
+		ch := Change{Kind: Merged, EventID: eventID, Time: time.Unix(int64(t), 0).UTC(), Survivor: res.Person, Losers: res.Merged}
 		for i := range cs {
 			if !cs[i].dropped {
 				ch.Identifiers = append(ch.Identifiers, r.identifier(cs[i].id))

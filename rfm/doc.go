@@ -28,7 +28,10 @@
 // A [Model] predicts P(alive), expected purchases and spend, and
 // discounted CLV. [Summaries.Repurchase] estimates next purchase dates
 // per member and per member × category (days-supply first), with due and
-// overdue member sets and a lapse-risk signal. [Load] writes values,
+// overdue member sets and a lapse-risk signal; [Summaries.MemberDue]
+// recomputes one member after new purchases without a full run.
+// [Summaries.WriteTo] and [ReadSummaries] snapshot the summaries in a
+// checksummed format. [Load] writes values,
 // scores, segment names (enum fields) and due flags (tags) into a
 // segment.Index in one transaction.
 //

@@ -80,33 +80,17 @@ func (s *Summaries) clear(m uint32) {
 	for c := range s.nChannels {
 		s.chans[int(m)*s.nChannels+c] = 0
 	}
-	if cm := s.cats[m>>blockBits]; cm != nil {
-		for k := range cm {
-			if uint32(k>>32) == m {
-				delete(cm, k)
-			}
-		}
+	for _, k := range s.memberKeys(m) {
+		delete(s.cats[m>>blockBits], k)
 	}
 }
 
-func (s *Summaries) hasCategories(m uint32) bool {
-	for k := range s.cats[m>>blockBits] {
-		if uint32(k>>32) == m {
-			return true
-		}
-	}
-	return false
-}
+func (s *Summaries) hasCategories(m uint32) bool { return len(s.memberKeys(m)) > 0 }
 
 // mergeCategories folds b's category histories into a's.
 func (s *Summaries) mergeCategories(a, b uint32) {
 	from := s.cats[b>>blockBits]
-	var moved []uint64
-	for k := range from {
-		if uint32(k>>32) == b {
-			moved = append(moved, k)
-		}
-	}
+	moved := s.memberKeys(b)
 	if len(moved) == 0 {
 		return
 	}
@@ -136,5 +120,6 @@ func (s *Summaries) mergeCategories(a, b uint32) {
 			}
 		}
 		to[ka] = st
+		s.noteCategory(a>>blockBits, uint32(k))
 	}
 }

@@ -2,6 +2,7 @@ package rfm
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -33,6 +34,22 @@ type Repurchase struct {
 	interval []float32 // member level, days, 0 when unknown
 	recency  []int32   // days since last purchase, -1 for none
 	cats     []CategoryDue
+
+	means RepurchaseMeans
+}
+
+// Intervals add up purchase intervals: Span days over Gaps intervals
+// (purchase days less one, per member), so the mean is Span/Gaps.
+type Intervals struct{ Span, Gaps int64 }
+
+// RepurchaseMeans are what a Repurchase shrinks each member's intervals
+// toward: the shrinkage weight, the intervals of all members and those of
+// each category. A host keeps them (they are small) to recompute single
+// members with Summaries.MemberDue exactly as the full run would have.
+type RepurchaseMeans struct {
+	Shrinkage  float64
+	Members    Intervals
+	Categories map[uint32]Intervals
 }
 
 // A CategoryDue is when a member is expected to buy in a category again.
@@ -88,7 +105,8 @@ func (s *Summaries) Repurchase(o RepurchaseOptions) *Repurchase {
 			rp.due[m] = s.lastDay[m] + int32(math.Round(iv))
 		}
 	})
-	rp.cats = s.categoryDue(k)
+	rp.means = RepurchaseMeans{Shrinkage: k, Members: Intervals{span, gaps}}
+	rp.cats, rp.means.Categories = s.categoryDue(k)
 	return rp
 }
 
@@ -105,17 +123,16 @@ func shrunk(span, gaps, pspan, pgaps int64, k float64) (float64, bool) {
 	return (float64(span) + k*mean) / (float64(gaps) + k), true
 }
 
-func (s *Summaries) categoryDue(k float64) []CategoryDue {
-	type agg struct{ span, gaps int64 }
-	pop := map[uint32]agg{}
+func (s *Summaries) categoryDue(k float64) ([]CategoryDue, map[uint32]Intervals) {
+	pop := map[uint32]Intervals{}
 	var all []uint64
 	for _, cm := range s.cats {
 		for key, st := range cm {
 			all = append(all, key)
 			if st.n > 1 {
 				a := pop[uint32(key)]
-				a.span += int64(st.last - st.first)
-				a.gaps += int64(st.n - 1)
+				a.Span += int64(st.last - st.first)
+				a.Gaps += int64(st.n - 1)
 				pop[uint32(key)] = a
 			}
 		}
@@ -123,24 +140,58 @@ func (s *Summaries) categoryDue(k float64) []CategoryDue {
 	slices.Sort(all)
 	out := make([]CategoryDue, 0, len(all))
 	for _, key := range all {
-		m, c := uint32(key>>32), uint32(key)
-		st := s.cats[m>>blockBits][key]
-		cd := CategoryDue{Member: m, Category: c, Last: dateOf(st.last, s.loc), Purchases: int(st.n)}
-		p := pop[c]
-		iv, ok := shrunk(int64(st.last-st.first), int64(st.n-1), p.span, p.gaps, k)
-		if ok {
-			cd.Interval = iv
-		}
-		switch {
-		case st.supplied:
-			cd.FromSupply = true
-			cd.Due = dateOf(st.runOut, s.loc)
-		case ok:
-			cd.Due = dateOf(st.last+int32(math.Round(iv)), s.loc)
-		}
-		out = append(out, cd)
+		out = append(out, s.categoryEntry(key, pop, k))
 	}
-	return out
+	return out, pop
+}
+
+// categoryEntry estimates one member × category's due date.
+func (s *Summaries) categoryEntry(key uint64, pop map[uint32]Intervals, k float64) CategoryDue {
+	m, c := uint32(key>>32), uint32(key)
+	st := s.cats[m>>blockBits][key]
+	cd := CategoryDue{Member: m, Category: c, Last: dateOf(st.last, s.loc), Purchases: int(st.n)}
+	p := pop[c]
+	iv, ok := shrunk(int64(st.last-st.first), int64(st.n-1), p.Span, p.Gaps, k)
+	if ok {
+		cd.Interval = iv
+	}
+	switch {
+	case st.supplied:
+		cd.FromSupply = true
+		cd.Due = dateOf(st.runOut, s.loc)
+	case ok:
+		cd.Due = dateOf(st.last+int32(math.Round(iv)), s.loc)
+	}
+	return cd
+}
+
+// Means returns the population means the estimates were shrunk toward.
+func (rp *Repurchase) Means() RepurchaseMeans {
+	m := rp.means
+	m.Categories = maps.Clone(m.Categories)
+	return m
+}
+
+// MemberDue estimates member m's next purchase from the Summaries as they
+// are now, shrunk toward given population means (from Repurchase.Means):
+// what Repurchase would give m if only m's purchases had been added since
+// the means were taken. It keeps one member current between full runs —
+// after a refill, the member's "refill due" must clear at once — at the
+// cost of that member's categories. The member-level estimate is as Due
+// gives it, and cats are m's entries in category order, as Categories
+// gives them. A member past the end, or without purchases, has nothing.
+func (s *Summaries) MemberDue(m uint32, means RepurchaseMeans) (due time.Time, intervalDays float64, ok bool, cats []CategoryDue) {
+	if uint64(m) >= uint64(s.Len()) || s.orders[m] == 0 {
+		return time.Time{}, 0, false, nil
+	}
+	k := means.Shrinkage
+	if iv, has := shrunk(int64(s.lastDay[m]-s.firstDay[m]), int64(s.days[m]-1), means.Members.Span, means.Members.Gaps, k); has {
+		due, intervalDays, ok = dateOf(s.lastDay[m]+int32(math.Round(iv)), s.loc), float64(float32(iv)), true
+	}
+	for _, key := range s.memberKeys(m) {
+		cats = append(cats, s.categoryEntry(key, means.Categories, k))
+	}
+	return due, intervalDays, ok, cats
 }
 
 // AsOf returns the as-of day the due dates are measured against.

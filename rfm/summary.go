@@ -115,6 +115,10 @@ type Summaries struct {
 	chans             []uint32 // nChannels per member
 
 	cats []map[uint64]catState // one map per block of 2^16 members
+	// catIDs holds, per block, the categories its map has keys for, so one
+	// member's entries are found by a probe per category rather than a
+	// walk over the block's map.
+	catIDs []map[uint32]struct{}
 
 	mu    sync.Mutex
 	stats Stats
@@ -192,6 +196,7 @@ func (s *Summaries) Grow(members int) {
 	blocks := (members + 1<<blockBits - 1) >> blockBits
 	for len(s.cats) < blocks {
 		s.cats = append(s.cats, nil)
+		s.catIDs = append(s.catIDs, nil)
 	}
 }
 
@@ -419,6 +424,7 @@ func (w *Writer) addLines(m uint32, d int32, lines []Line) {
 		switch {
 		case !ok:
 			st = catState{first: d, last: d, runOut: d, n: 1}
+			s.noteCategory(b, l.Category)
 		case d > st.last:
 			st.last = d
 			st.n++
@@ -434,6 +440,36 @@ func (w *Writer) addLines(m uint32, d int32, lines []Line) {
 		}
 		cm[k] = st
 	}
+}
+
+// noteCategory records that block b holds entries of category c.
+func (s *Summaries) noteCategory(b uint32, c uint32) {
+	if s.catIDs[b] == nil {
+		s.catIDs[b] = make(map[uint32]struct{})
+	}
+	s.catIDs[b][c] = struct{}{}
+}
+
+// memberKeys returns the keys of member m's category entries, ascending.
+func (s *Summaries) memberKeys(m uint32) []uint64 {
+	b := m >> blockBits
+	cm := s.cats[b]
+	if len(cm) == 0 {
+		return nil
+	}
+	var keys []uint64
+	for c := range s.catIDs[b] {
+		if k := uint64(m)<<32 | uint64(c); hasKey(cm, k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func hasKey(cm map[uint64]catState, k uint64) bool {
+	_, ok := cm[k]
+	return ok
 }
 
 // A Batch is transactions in columns, the fast way in: no time.Time and

@@ -1,0 +1,208 @@
+package cdpkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+
+	"github.com/cdpkit/cdpkit/identity"
+)
+
+// ObserveResult says what observing identifiers did.
+type ObserveResult struct {
+	identity.Result
+	// Tags are the tag changes of persons re-derived because of a merge
+	// (once RefreshTags has set a clock).
+	Tags []TagChange
+}
+
+// Observe resolves one observation — identifiers seen together in one
+// event — into a person (see identity.Resolver.Observe). A merge it
+// causes is applied to everything the Engine holds before Observe
+// returns: bits, summaries, windows, attributes, the loyalty account
+// (merged as transaction "merge/<loser>/<survivor>" at the observation's
+// time) — and the survivor is re-derived.
+func (e *Engine) Observe(ctx context.Context, o identity.Observation) (*ObserveResult, error) {
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	res, err := e.ids.Observe(o)
+	e.noteIssued(res.Person)
+	if lerr := e.lock(ctx); lerr != nil {
+		return nil, errors.Join(err, lerr)
+	}
+	tc, uerr := e.unlock(ctx)
+	if err != nil {
+		return &ObserveResult{Result: res}, &RecordError{Index: -1, ID: o.EventID, Person: res.Person, Err: err}
+	}
+	return &ObserveResult{Result: res, Tags: tc}, uerr
+}
+
+// observeChunk is how many observations ObserveAll resolves per lock of
+// the resolver and drain of changes.
+const observeChunk = 1 << 16
+
+// ObserveAll resolves many observations in order, the way to load
+// identity history: identity's batch path (which normalises on one core
+// while it resolves on another), with the merges of each chunk applied in
+// one index transaction. The sequence may reuse an observation's
+// Identifiers slice between iterations. A bad observation is reported in
+// the *BulkError and the rest are resolved.
+func (e *Engine) ObserveAll(ctx context.Context, obs iter.Seq[identity.Observation]) (BulkStats, error) {
+	var st BulkStats
+	var errs bulkErrors
+	buf := make([]identity.Observation, 0, observeChunk)
+	results := make([]identity.Result, observeChunk)
+	var ids []identity.Identifier // the chunk's identifiers, copied
+	flush := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		base := st.Read - len(buf)
+		err := e.ids.ObserveBatch(buf, results[:len(buf)])
+		var be *identity.BatchError
+		if err != nil && !errors.As(err, &be) {
+			return fmt.Errorf("observe: %w", err)
+		}
+		failed := map[int]bool{}
+		if be != nil {
+			for _, oe := range be.Errors {
+				failed[oe.Index] = true
+				errs.add(&RecordError{Index: base + oe.Index, ID: oe.EventID, Person: identity.NoPerson, Err: oe})
+			}
+			// The batch keeps the first errors only; count the rest.
+			for range be.Failed - len(be.Errors) {
+				errs.failed++
+			}
+		}
+		for i := range buf {
+			r := &results[i]
+			e.noteIssued(r.Person)
+			if failed[i] || r.Person == identity.NoPerson {
+				continue
+			}
+			st.Applied++
+			if r.Created {
+				st.Created++
+			}
+			st.Merged += len(r.Merged)
+		}
+		buf, ids = buf[:0], ids[:0]
+		if err := e.lock(ctx); err != nil {
+			return err
+		}
+		_, err = e.unlock(ctx)
+		return err
+	}
+	for o := range obs {
+		// Copy the identifiers into the chunk's arena: the sequence may
+		// reuse the slice, and the batch needs them all at once.
+		start := len(ids)
+		ids = append(ids, o.Identifiers...)
+		o.Identifiers = ids[start:len(ids):len(ids)]
+		buf = append(buf, o)
+		st.Read++
+		if len(buf) == observeChunk {
+			if err := flush(); err != nil {
+				return st, err
+			}
+			ids = nil // the last chunk's observations may still be referenced by results
+		}
+	}
+	if len(buf) > 0 {
+		if err := flush(); err != nil {
+			return st, err
+		}
+	}
+	st.Failed = errs.failed
+	return st, errs.err()
+}
+
+// Lookup returns the person holding an identifier (see
+// identity.Resolver.Lookup).
+func (e *Engine) Lookup(id identity.Identifier) (identity.PersonID, error) { return e.ids.Lookup(id) }
+
+// Canonical returns the live person p stands for.
+func (e *Engine) Canonical(p identity.PersonID) (identity.PersonID, error) {
+	return e.ids.Canonical(p)
+}
+
+// Identifiers returns person p's identifiers.
+func (e *Engine) Identifiers(p identity.PersonID) ([]identity.Identifier, error) {
+	return e.ids.Identifiers(p)
+}
+
+// Explain returns how person p's identifiers came together.
+func (e *Engine) Explain(p identity.PersonID) (*identity.Explanation, error) { return e.ids.Explain(p) }
+
+// Why returns the chain of observations linking two identifiers.
+func (e *Engine) Why(a, b identity.Identifier) ([]identity.Step, error) { return e.ids.Why(a, b) }
+
+// IdentityStats returns the resolver's counts and memory.
+func (e *Engine) IdentityStats() identity.Stats { return e.ids.Stats() }
+
+// SplitResult reports an identity split and what the Engine did about it.
+type SplitResult struct {
+	identity.SplitResult
+	// Rederive lists the persons whose orders, attributes and events the
+	// Engine cleared, because which of them belongs to which person after
+	// the split is the host's to say: record them again (RecordOrder,
+	// SetAttributes). Loyalty accounts do not follow splits (the ledger's
+	// merges are final); orders recorded again are replays there.
+	Rederive []identity.PersonID
+}
+
+// SplitObservation removes the observation(s) with eventID as bad
+// evidence and recomputes the persons it touched (see
+// identity.Resolver.SplitObservation).
+func (e *Engine) SplitObservation(ctx context.Context, eventID string) (*SplitResult, error) {
+	return e.split(ctx, func() (identity.SplitResult, error) { return e.ids.SplitObservation(eventID) })
+}
+
+// SplitIdentifier takes an identifier out of all evidence, blocking it
+// from linking again when block is set, and recomputes the persons it
+// touched (see identity.Resolver.SplitIdentifier).
+func (e *Engine) SplitIdentifier(ctx context.Context, id identity.Identifier, block bool) (*SplitResult, error) {
+	return e.split(ctx, func() (identity.SplitResult, error) { return e.ids.SplitIdentifier(id, block) })
+}
+
+func (e *Engine) split(ctx context.Context, fn func() (identity.SplitResult, error)) (*SplitResult, error) {
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	res, err := fn()
+	if err != nil {
+		return nil, fmt.Errorf("split: %w", err)
+	}
+	for _, p := range res.After {
+		e.noteIssued(p)
+	}
+	if err := e.lock(ctx); err != nil {
+		return nil, err
+	}
+	_, err = e.unlock(ctx)
+	return &SplitResult{SplitResult: res, Rederive: slices.Clone(res.After)}, err
+}
+
+// Erase deletes person p for the right to erasure (PIPL, GDPR): its
+// identifiers and evidence (identity.Resolver.Erase), and everything the
+// Engine holds for it and the persons merged into it — bits, summaries,
+// window entries, attributes, derived fields. The loyalty ledger keeps
+// its financial records, under the person's ID only. Write a new
+// snapshot afterwards: older ones still hold the data.
+func (e *Engine) Erase(ctx context.Context, p identity.PersonID) (identity.Erasure, error) {
+	if e.closed.Load() {
+		return identity.Erasure{}, ErrClosed
+	}
+	er, err := e.ids.Erase(p)
+	if err != nil {
+		return er, fmt.Errorf("erase: %w", err)
+	}
+	if err := e.lock(ctx); err != nil {
+		return er, err
+	}
+	_, err = e.unlock(ctx)
+	return er, err
+}
