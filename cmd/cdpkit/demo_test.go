@@ -23,7 +23,7 @@ func TestDemo(t *testing.T) {
 	} {
 		assert.Contains(t, out, want)
 	}
-	for _, stage := range []string{"oneid", "orders", "record", "value", "contacts", "tags", "loyalty", "audience"} {
+	for _, stage := range []string{"oneid", "orders", "record", "contacts", "loyalty", "refresh", "audience"} {
 		assert.Regexp(t, regexp.MustCompile(`(?m)^\s+\d+\.\ds  `+stage+`$`), errOut, "progress names stage %s", stage)
 	}
 	// The campaign and hold-out add up to the audience.

@@ -49,7 +49,7 @@ func TestReportRendersInChromium(t *testing.T) {
 		"audience": 6,  // four steps, campaign and hold-out
 		"tiers":    4,
 		"palive":   5,
-		"timings":  8, // the stages
+		"timings":  7, // the stages
 	} {
 		assert.Equal(t, bars, strings.Count(section(t, dom, id), `class="bar"`), "chart %s has its bars", id)
 	}

@@ -3,6 +3,7 @@ package pharmacy
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/cdpkit/cdpkit/segment"
 )
@@ -21,40 +22,25 @@ const audienceDescription = "chronic members whose refill is due this week, not 
 // audience counts the refill-reminder audience, step by step, and splits
 // it 90/10 into campaign and hold-out.
 func (s *story) audience(ctx context.Context) (string, error) {
-	v := s.ix.View().At(s.asOf)
 	a := &s.rep.Audience
 	a.Description = audienceDescription
 	a.Salt = s.cfg.Salt
-	var src string
-	for i, st := range audienceSteps {
-		if i > 0 {
-			src += " && "
-		}
-		src += st.expr
-		plan, err := segment.Compile(src, v)
-		if err != nil {
-			return "", err
-		}
-		n, err := v.Count(plan)
+	var terms []string
+	for _, st := range audienceSteps {
+		terms = append(terms, st.expr)
+		n, err := s.engine.Count(strings.Join(terms, " && "))
 		if err != nil {
 			return "", err
 		}
 		a.Funnel = append(a.Funnel, NameCount{st.name, int(n)})
 		a.Count = int(n)
 	}
-	a.Expr = src
-	plan, err := segment.Compile(src, v)
-	if err != nil {
-		return "", err
-	}
-	split, err := segment.NewSplit(s.cfg.Salt, segment.Arm{Name: "campaign", Weight: 90}, segment.Arm{Name: "holdout", Weight: 10})
-	if err != nil {
-		return "", err
-	}
-	s.arms, err = v.Split(plan, split)
+	a.Expr = strings.Join(terms, " && ")
+	var err error
+	s.arms, err = s.engine.Split(a.Expr, s.cfg.Salt, segment.Arm{Name: "campaign", Weight: 90}, segment.Arm{Name: "holdout", Weight: 10})
 	if err != nil {
 		return "", err
 	}
 	a.Campaign, a.Holdout = int(s.arms[0].GetCardinality()), int(s.arms[1].GetCardinality())
-	return fmt.Sprintf("count the audience (%s) and split it 90/10", thousands(a.Count)), nil
+	return fmt.Sprintf("count the audience step by step (%s) and split it 90/10", thousands(a.Count)), nil
 }

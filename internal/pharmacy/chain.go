@@ -214,6 +214,7 @@ type orders struct {
 	channel  []uint8
 	cat      []uint8 // condition+1 of the order's medicine line; 0 for none
 	supply   []int16 // days-supply of the medicine line
+	med      []int64 // fen paid (or refunded) for the medicine line
 	// persons is one past the highest person ID with an order.
 	persons int
 	// firstSeen counts the buyer identifiers OneID had never seen when
@@ -307,9 +308,11 @@ func (c *chain) ordersFor(ctx context.Context, k keyer) (*orders, error) {
 			}
 			var cat uint8
 			var supply int16
-			if l := o.Lines[0]; l.DaysSupply > 0 {
-				cat = conditionOf[l.Category]
-				supply = int16(l.DaysSupply)
+			var med int64
+			for _, l := range o.Lines {
+				if c := conditionOf[l.Category]; c != 0 {
+					cat, supply, med = c, int16(l.DaysSupply), med+max(l.Amount, -l.Amount)
+				}
 			}
 			p.person = append(p.person, o.Member) // the member for now; keyed below
 			p.unix = append(p.unix, o.Time.Unix())
@@ -319,6 +322,7 @@ func (c *chain) ordersFor(ctx context.Context, k keyer) (*orders, error) {
 			p.channel = append(p.channel, uint8(o.Channel))
 			p.cat = append(p.cat, cat)
 			p.supply = append(p.supply, supply)
+			p.med = append(p.med, med)
 		}
 		done()
 		return nil
@@ -361,6 +365,7 @@ func (c *chain) ordersFor(ctx context.Context, k keyer) (*orders, error) {
 			p.channel[keep] = p.channel[i]
 			p.cat[keep] = p.cat[i]
 			p.supply[keep] = p.supply[i]
+			p.med[keep] = p.med[i]
 			keep++
 		}
 		p.truncate(keep)
@@ -373,11 +378,12 @@ func (c *chain) ordersFor(ctx context.Context, k keyer) (*orders, error) {
 func (o *orders) grow(n int) {
 	o.person, o.unix, o.amount, o.id = make([]uint32, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]uint64, 0, n)
 	o.refundOf, o.channel, o.cat, o.supply = make([]uint64, 0, n), make([]uint8, 0, n), make([]uint8, 0, n), make([]int16, 0, n)
+	o.med = make([]int64, 0, n)
 }
 
 func (o *orders) truncate(n int) {
 	o.person, o.unix, o.amount, o.id = o.person[:n], o.unix[:n], o.amount[:n], o.id[:n]
-	o.refundOf, o.channel, o.cat, o.supply = o.refundOf[:n], o.channel[:n], o.cat[:n], o.supply[:n]
+	o.refundOf, o.channel, o.cat, o.supply, o.med = o.refundOf[:n], o.channel[:n], o.cat[:n], o.supply[:n], o.med[:n]
 }
 
 const noPerson = ^uint32(0)
@@ -417,6 +423,7 @@ func groupByPerson(parts []orders, persons int) *orders {
 	out.channel = make([]uint8, n)
 	out.cat = make([]uint8, n)
 	out.supply = make([]int16, n)
+	out.med = make([]int64, n)
 	next := slices.Clone(start[:out.persons])
 	// A person whose rows came from more than one generated member (an
 	// over-merge, or a household) needs its rows sorted by time.
@@ -437,6 +444,7 @@ func groupByPerson(parts []orders, persons int) *orders {
 			out.channel[j] = p.channel[i]
 			out.cat[j] = p.cat[i]
 			out.supply[j] = p.supply[i]
+			out.med[j] = p.med[i]
 			switch m := uint32(p.id[i] >> 24); from[pid] {
 			case noPerson:
 				from[pid] = m
@@ -470,6 +478,7 @@ func (o *orders) sortRows(lo, hi int) {
 	permute(o.channel[lo:hi], idx, lo)
 	permute(o.cat[lo:hi], idx, lo)
 	permute(o.supply[lo:hi], idx, lo)
+	permute(o.med[lo:hi], idx, lo)
 }
 
 func permute[T any](s []T, idx []int, lo int) {

@@ -153,7 +153,7 @@ func (r *Report) page() *page {
 		alive = append(alive, bar{Label: fmt.Sprintf("P(alive) %.1f–%.1f", lo, hi), Value: float64(r.CLV.PAlive[i])})
 	}
 	pg.Sections = append(pg.Sections, section{ID: "palive", Title: "Probability of being alive (BG/NBD)",
-		Note: fmt.Sprintf("r = %.3f, α = %.2f weeks, a = %.3f, b = %.3f; Gamma-Gamma p = %.2f, q = %.2f, γ = %.2f yuan.",
+		Note: fmt.Sprintf("BG/NBD r = %.3f, α = %.2f days, a = %.3f, b = %.3f; Gamma-Gamma p = %.2f, q = %.2f, γ = %.2f yuan.",
 			r.CLV.R, r.CLV.Alpha, r.CLV.A, r.CLV.B, r.CLV.P, r.CLV.Q, r.CLV.Gamma), Bars: alive})
 
 	var took []bar

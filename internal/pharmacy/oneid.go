@@ -2,10 +2,12 @@ package pharmacy
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cdpkit/cdpkit/identity"
 	"github.com/cdpkit/cdpkit/internal/synth"
@@ -17,7 +19,7 @@ type OneID struct {
 	Identifiers  int // identifiers they carried
 	Members      int // true members behind them
 	Persons      int // live persons after resolution
-	Merged       int // observations that merged two or more persons
+	Merged       int // persons merged into others
 	// Unresolved counts observations left with no usable identifier once
 	// junk was rejected: they reach no person.
 	Unresolved int
@@ -59,95 +61,117 @@ type PartitionScore struct {
 	Largest int
 }
 
-// observeFunc resolves a batch, filling results (one per observation); a
-// *identity.BatchError for individual observations is not fatal.
-type observeFunc func(obs []identity.Observation, results []identity.Result) error
-
-// resolveFeed sends the feed through observe in batches and tallies what
-// the limits and block lists did. canonical gives the live person an ID
-// stands for now, after later merges.
-func resolveFeed(c *chain, f *feed, observe observeFunc, canonical func(uint32) uint32) (*OneID, []uint32, error) {
-	r := &OneID{
-		Observations: len(f.obs),
-		Identifiers:  f.ids,
-		Rejected:     map[string]int{},
-		Refused:      map[string]int{},
-	}
+// analyseFeed reads back, once the feed is resolved, what resolution did
+// with each observation, from the identity graph: the observation's person
+// is that of its highest-priority identifier holding one; its other
+// identifiers that are with no person or with another person were refused
+// by a limit; blocked and invalid values were rejected. Then it scores the
+// persons against the true members. lookup is the Engine's.
+func analyseFeed(ctx context.Context, c *chain, f *feed, lookup func(identity.Identifier) (identity.PersonID, error), workers int) (*OneID, error) {
 	storePhones := map[string]bool{}
 	kiosks := map[string]bool{}
 	for s := uint32(1); s <= uint32(c.cfg.Stores); s++ {
 		storePhones[synth.StorePhone(s)] = true
 		kiosks[strings.ToLower(c.gen.KioskDevice(s))] = true
 	}
-	seenPhones, seenKiosks := map[string]bool{}, map[string]bool{}
-	for _, o := range f.obs {
-		for _, x := range o.Identifiers {
-			switch {
-			case x.Kind == identity.KindPhone && storePhones[x.Value]:
-				seenPhones[x.Value] = true
-			case x.Kind == identity.KindDevice && kiosks[strings.ToLower(x.Value)]:
-				seenKiosks[strings.ToLower(x.Value)] = true
-			}
-		}
+	rank := map[string]int{}
+	for i, k := range identityConfig(0).Kinds {
+		rank[k.Name] = i
 	}
-	r.StorePhones, r.Kiosks = len(seenPhones), len(seenKiosks)
-
+	type tally struct {
+		rejected, refused map[string]int
+		phones, kiosks    map[string]bool
+		unresolved        int
+		err               error
+	}
+	parts := make([]tally, max(workers, 1))
 	person := make([]uint32, len(f.obs))
-	results := make([]identity.Result, batchSize)
-	for lo := 0; lo < len(f.obs); lo += batchSize {
-		hi := min(lo+batchSize, len(f.obs))
-		res := results[:hi-lo]
-		clear(res)
-		if err := observe(f.obs[lo:hi], res); err != nil {
-			var be *identity.BatchError
-			if !errors.As(err, &be) {
-				return nil, nil, err
-			}
-		}
-		for i := range res {
-			x := &res[i]
-			person[lo+i] = uint32(x.Person)
-			if x.Person == identity.NoPerson {
-				r.Unresolved++
-			}
-			if len(x.Merged) > 0 {
-				r.Merged++
-			}
-			for _, rj := range x.Rejected {
-				r.Rejected[rj.Identifier.Value]++
-			}
-			for _, d := range x.Dropped {
-				switch {
-				case d.Identifier.Kind == identity.KindPhone && storePhones[d.Identifier.Value]:
-					r.Refused["store phone"]++
-				case d.Identifier.Kind == identity.KindDevice && kiosks[d.Identifier.Value]:
-					r.Refused["kiosk tablet"]++
-				default:
-					r.Refused[d.Identifier.Kind]++
+	var wg sync.WaitGroup
+	for w := range parts {
+		lo, hi := len(f.obs)*w/len(parts), len(f.obs)*(w+1)/len(parts)
+		t := &parts[w]
+		t.rejected, t.refused = map[string]int{}, map[string]int{}
+		t.phones, t.kiosks = map[string]bool{}, map[string]bool{}
+		wg.Go(func() {
+			found := make([]identity.PersonID, 0, 8)
+			for i := lo; i < hi; i++ {
+				if i%4096 == 0 && ctx.Err() != nil {
+					t.err = ctx.Err()
+					return
+				}
+				o := &f.obs[i]
+				found = found[:0]
+				best, bestRank := identity.NoPerson, len(rank)
+				for _, x := range o.Identifiers {
+					p, err := lookup(x)
+					switch {
+					case err == nil:
+						if r := rank[x.Kind]; r < bestRank {
+							best, bestRank = p, r
+						}
+					case errors.Is(err, identity.ErrBlocked) || errors.Is(err, identity.ErrInvalid):
+						t.rejected[x.Value]++
+						p = identity.NoPerson - 1 // rejected, not refused
+					default:
+						p = identity.NoPerson
+					}
+					found = append(found, p)
+				}
+				person[i] = uint32(best)
+				if best == identity.NoPerson {
+					t.unresolved++
+				}
+				for j, x := range o.Identifiers {
+					shared := ""
+					switch v := strings.ToLower(x.Value); {
+					case x.Kind == identity.KindPhone && storePhones[x.Value]:
+						shared = "store phone"
+						t.phones[x.Value] = true
+					case x.Kind == identity.KindDevice && kiosks[v]:
+						shared = "kiosk tablet"
+						t.kiosks[v] = true
+					}
+					if p := found[j]; p == best || p == identity.NoPerson-1 || best == identity.NoPerson {
+						continue
+					}
+					if shared == "" {
+						shared = x.Kind
+					}
+					t.refused[shared]++
 				}
 			}
+		})
+	}
+	wg.Wait()
+	r := &OneID{Observations: len(f.obs), Identifiers: f.ids, Rejected: map[string]int{}, Refused: map[string]int{}}
+	phones, kiosksSeen := map[string]bool{}, map[string]bool{}
+	for _, t := range parts {
+		if t.err != nil {
+			return nil, t.err
+		}
+		for k, n := range t.rejected {
+			r.Rejected[k] += n
+		}
+		for k, n := range t.refused {
+			r.Refused[k] += n
+		}
+		maps.Copy(phones, t.phones)
+		maps.Copy(kiosksSeen, t.kiosks)
+		r.Unresolved += t.unresolved
+	}
+	r.StorePhones, r.Kiosks = len(phones), len(kiosksSeen)
+	for v := range phones {
+		if _, err := lookup(identity.Identifier{Kind: identity.KindPhone, Value: v}); err == nil {
+			r.StorePhonesHeld++
 		}
 	}
-	for i, p := range person {
-		if p != uint32(identity.NoPerson) {
-			person[i] = canonical(p)
+	for v := range kiosksSeen {
+		if _, err := lookup(identity.Identifier{Kind: identity.KindDevice, Value: v}); err == nil {
+			r.KiosksHeld++
 		}
 	}
 	r.Score, r.Members, r.Persons = scorePartition(person, f.truth)
-	return r, person, nil
-}
-
-const batchSize = 4096
-
-// heldBy counts how many of values resolve to a person with lookup.
-func heldBy(values map[string]bool, kind string, lookup func(identity.Identifier) bool) int {
-	n := 0
-	for v := range values {
-		if lookup(identity.Identifier{Kind: kind, Value: v}) {
-			n++
-		}
-	}
-	return n
+	return r, nil
 }
 
 // scorePartition scores the persons observations resolved to against the

@@ -35,45 +35,23 @@ func programme(loc *time.Location) loyalty.Config {
 	}
 }
 
-const programmeRules = "launched 1 October 2025 (the ledger replays the orders since); " +
-	"tier by growth value (1 per yuan over the last 12 months), reviewed on the as-of day; " +
-	"1 point per yuan (silver 1.1×, gold 1.2×, platinum 1.5×; 2× in the WeChat mini program), " +
-	"pending for 7 days, expiring at the end of the month 12 months on"
+// programmeRules describes the programme in a line.
+func programmeRules(from time.Time) string {
+	return "launched " + from.Format("2 January 2006") + " (the ledger replays the orders since); " +
+		"tier by growth value (1 per yuan over the last 12 months), reviewed on the as-of day; " +
+		"1 point per yuan (silver 1.1×, gold 1.2×, platinum 1.5×; 2× in the WeChat mini program), " +
+		"pending for 7 days, expiring at the end of the month 12 months on"
+}
 
-// tiers reviews every account's tier at the as-of time and tallies tiers
-// and points.
-func (s *story) tiers(ctx context.Context) (string, error) {
-	sum, err := s.ledger.EvaluateAll(ctx, s.asOf)
+// settle runs the programme's daily work at the as-of time: pending points
+// mature, points expire, every tier is reviewed.
+func (s *story) settle(ctx context.Context) (string, error) {
+	sum, err := s.engine.SettleLoyalty(ctx, s.asOf)
 	if err != nil {
 		return "", err
 	}
 	if len(sum.Failed) > 0 {
-		return "", fmt.Errorf("tier review failed for %d accounts: %w", len(sum.Failed), errors.Join(sum.Failed[:min(3, len(sum.Failed))]...))
+		return "", fmt.Errorf("settling failed for %d accounts: %w", len(sum.Failed), errors.Join(sum.Failed[:min(3, len(sum.Failed))]...))
 	}
-	cfg := programme(s.loc)
-	l := &s.rep.Loyalty
-	l.Rules = programmeRules
-	at := map[string]int{}
-	for i, t := range cfg.Tiers {
-		l.Tiers = append(l.Tiers, TierCount{Name: t.Name, Threshold: t.Threshold})
-		at[t.Name] = i
-	}
-	for m, err := range s.ledger.Members(ctx) {
-		if err != nil {
-			return "", err
-		}
-		b, err := s.ledger.Balance(ctx, m, s.asOf)
-		if err != nil {
-			return "", err
-		}
-		l.Accounts++
-		t := &l.Tiers[at[b.Tier]]
-		t.Members++
-		t.Available += b.Available
-		l.Earned += b.Lifetime
-		l.Available += b.Available
-		l.Pending += b.Pending
-	}
-	l.Expired = l.Earned - l.Available - l.Pending
-	return fmt.Sprintf("review %s accounts' tiers, tally points", thousands(l.Accounts)), nil
+	return fmt.Sprintf("settle %s loyalty accounts: points mature and expire, tiers reviewed", thousands(sum.Members)), nil
 }

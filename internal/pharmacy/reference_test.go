@@ -22,10 +22,11 @@ import (
 type refInput struct {
 	gen  *synth.Generator
 	keys func(member uint32, ch synth.Channel) (person uint32, ok bool)
-	// r, alpha, a, b are BG/NBD parameters with alpha in weeks.
+	// r, alpha, a, b are BG/NBD parameters with alpha in days.
 	r, alpha, a, b float64
 	contacts       []Contact
 	asOf           time.Time
+	loyaltyFrom    time.Time
 	loc            *time.Location
 	tierNames      []string
 	tierThresholds []int64
@@ -38,7 +39,8 @@ type refPerson struct {
 	orders, days        int
 	first, last         int // purchase days
 	spend, refunded     int64
-	store, online       int // orders by kind of channel
+	store               int // orders in a store
+	channels            map[synth.Channel]bool
 	medDays             [4]int
 	medRunOut           [4]int
 	medBought           [4]bool
@@ -47,6 +49,7 @@ type refPerson struct {
 	due                 int
 	hasDue              bool
 	pAlive              float64
+	alivePct            int
 	rScore, fScore      int
 	chronic, due7       bool
 	lapsed, preDormant  bool
@@ -56,7 +59,6 @@ type refPerson struct {
 	distinctDays        map[int]bool
 	remaining           map[uint64]int64 // order ID → net paid left after refunds
 	orderDay            map[uint64]int
-	orderHadPositivePay map[uint64]bool
 }
 
 type refRow struct {
@@ -129,6 +131,7 @@ func computeReference(in refInput) *refResult {
 		rp.distinctDays = map[int]bool{}
 		rp.remaining = map[uint64]int64{}
 		rp.orderDay = map[uint64]int{}
+		rp.channels = map[synth.Channel]bool{}
 		medDaySeen := [4]map[int]bool{}
 		for _, row := range rp.rows {
 			d := civilDay(time.Unix(row.unix, 0), loc)
@@ -152,9 +155,8 @@ func computeReference(in refInput) *refResult {
 			}
 			if row.channel == synth.ChannelStore {
 				rp.store++
-			} else {
-				rp.online++
 			}
+			rp.channels[row.channel] = true
 			if c := row.medCat; c >= 0 {
 				if medDaySeen[c] == nil {
 					medDaySeen[c] = map[int]bool{}
@@ -231,7 +233,7 @@ func computeReference(in refInput) *refResult {
 		return cmp.Or(cmp.Compare(res.persons[a].orders, res.persons[b].orders), cmp.Compare(a, b))
 	}, func(rp *refPerson, bin int) { rp.fScore = bin })
 
-	// P(alive) under BG/NBD (Fader, Hardie & Lee 2005, eq. 13) in weeks.
+	// P(alive) under BG/NBD (Fader, Hardie & Lee 2005, eq. 13), in days.
 	pAlive := func(x int, tx, T float64) float64 {
 		if x == 0 {
 			return 1
@@ -258,9 +260,10 @@ func computeReference(in refInput) *refResult {
 		rp := res.persons[p]
 		res.grid[5-rp.rScore][rp.fScore-1]++
 		rec := res.asOfDay - rp.last
-		rp.pAlive = pAlive(rp.days-1, float64(rp.last-rp.first)/7, float64(res.asOfDay-rp.first)/7)
+		rp.pAlive = pAlive(rp.days-1, float64(rp.last-rp.first), float64(res.asOfDay-rp.first))
+		rp.alivePct = int(math.Round(100 * rp.pAlive))
 		for _, c := range synth.AllConditions() {
-			if rp.medDays[c] >= 2 {
+			if rp.medBought[c] {
 				rp.chronic = true
 				res.tags["chronic:"+c.String()] = append(res.tags["chronic:"+c.String()], p)
 			}
@@ -268,9 +271,9 @@ func computeReference(in refInput) *refResult {
 				rp.due7 = true
 			}
 		}
-		rp.lapsed = rec >= 180 || rp.pAlive < 0.2
-		rp.preDormant = res.asOfDay-rp.due >= 7 && rp.pAlive >= 0.5 && !rp.lapsed
-		rp.omni4 = rp.orders >= 4 && rp.store > 0 && rp.online > 0
+		rp.lapsed = rec >= 180 || rp.alivePct < 20
+		rp.preDormant = res.asOfDay-rp.due >= 7 && rp.alivePct >= 50 && !rp.lapsed
+		rp.omni4 = rp.orders >= 4 && rp.store > 0 && len(rp.channels) >= 2
 		rp.contacted7 = contacted[p]
 		for name, has := range map[string]bool{"chronic": rp.chronic, "refill_due_7d": rp.due7, "pre_dormant": rp.preDormant,
 			"omnichannel_4": rp.omni4, "lapsed": rp.lapsed, "contacted_7d": rp.contacted7} {
@@ -292,8 +295,8 @@ func computeReference(in refInput) *refResult {
 				}
 			}
 		}
-		if rp.last < res.windowFrom {
-			continue // no order in the programme's year: no account
+		if civilDay(in.loyaltyFrom, loc) > rp.last {
+			continue // no order since the programme started: no account
 		}
 		tier := in.tierNames[0]
 		for i, th := range in.tierThresholds {

@@ -88,21 +88,20 @@ type NameCount struct {
 
 // CLV is the lifetime-value fit and its predictions.
 type CLV struct {
-	// R, Alpha, A, B are the BG/NBD parameters (Alpha in weeks); P, Q,
+	// R, Alpha, A, B are the BG/NBD parameters (Alpha in days); P, Q,
 	// Gamma the Gamma-Gamma ones (Gamma in yuan).
 	R, Alpha, A, B float64
 	P, Q, Gamma    float64
-	// LogLikelihood and Customers of the BG/NBD fit; Histories is the
-	// number of distinct histories the fit collapsed them into.
-	LogLikelihood float64
-	Customers     int
-	Histories     int
-	MeanPAlive    float64
-	// PAlive counts buyers by probability of being alive, in the bands
-	// of PAliveBands.
+	// Customers is the number of buyers the models were fitted on.
+	Customers int
+	// MeanPAlive is the buyers' mean P(alive) (from alive_pct, a rounded
+	// percentage).
+	MeanPAlive float64
+	// PAlive counts buyers by probability of being alive (alive_pct), in
+	// the bands of PAliveBands.
 	PAlive [len(PAliveBands)]int
-	// Value is the expected spend of all buyers in the next 52 weeks,
-	// discounted 3% a quarter, in yuan.
+	// Value is the expected spend of all buyers in the next 365 days, in
+	// yuan (the clv field).
 	Value float64
 }
 
@@ -119,10 +118,10 @@ type TagCount struct {
 type Loyalty struct {
 	// Tiers, lowest first, with the persons in each.
 	Tiers []TierCount
-	// Points earned (net of refunds), expired, pending (in the return
-	// window) and available over all accounts.
-	Earned, Expired, Pending, Available int64
-	Accounts                            int
+	// Available points and the accounts holding them (persons who bought
+	// since the programme started).
+	Available int64
+	Accounts  int
 	// Rules describes the programme in a line.
 	Rules string
 }
@@ -166,7 +165,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		thousands(c.Refunds), thousands(int(c.Revenue/100)))
 
 	if o := r.OneID; o != nil {
-		p.f("\nOneID\n  %s observations carrying %s identifiers from %s members → %s persons (%s observations merged persons)\n",
+		p.f("\nOneID\n  %s observations carrying %s identifiers from %s members → %s persons (%s merges on the way)\n",
 			thousands(o.Observations), thousands(o.Identifiers), thousands(o.Members), thousands(o.Persons), thousands(o.Merged))
 		p.f("  junk rejected      %s values: %s; %s observations had nothing else\n",
 			thousands(sum(o.Rejected)), listCounts(o.Rejected, 5, quoted), thousands(o.Unresolved))
@@ -202,8 +201,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	p.f("  segments: %s\n", strings.Join(segs, ", "))
 
 	v := r.CLV
-	p.f("\nCLV\n  BG/NBD       r = %.4f, α = %.4f weeks, a = %.4f, b = %.4f (log-likelihood %.1f; %s customers in %s distinct histories)\n",
-		v.R, v.Alpha, v.A, v.B, v.LogLikelihood, thousands(v.Customers), thousands(v.Histories))
+	p.f("\nCLV: BG/NBD and Gamma-Gamma fitted on %s buyers' histories\n  BG/NBD       r = %.4f, α = %.4f days, a = %.4f, b = %.4f\n",
+		thousands(v.Customers), v.R, v.Alpha, v.A, v.B)
 	p.f("  Gamma-Gamma  p = %.4f, q = %.4f, γ = %.4f yuan\n", v.P, v.Q, v.Gamma)
 	var bands []string
 	for i, lo := range PAliveBands {
@@ -214,7 +213,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		bands = append(bands, fmt.Sprintf("%.1f–%.1f %s", lo, hi, thousands(v.PAlive[i])))
 	}
 	p.f("  P(alive)     mean %.3f; %s\n", v.MeanPAlive, strings.Join(bands, ", "))
-	p.f("  next 52 weeks expected spend %s yuan (discounted 3%% a quarter)\n", thousands(int(v.Value)))
+	p.f("  expected spend in the next 365 days: %s yuan\n", thousands(int(v.Value)))
 
 	p.f("\nTags\n")
 	tw = tabwriter.NewWriter(p, 0, 0, 2, ' ', 0)
@@ -235,8 +234,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t\n", t.Name, thousands(int(t.Threshold)), thousands(t.Members), pct(t.Members, total), thousands(int(t.Available)))
 	}
 	tw.Flush()
-	p.f("  points: %s earned, %s expired, %s pending, %s available over %s accounts\n",
-		thousands(int(l.Earned)), thousands(int(l.Expired)), thousands(int(l.Pending)), thousands(int(l.Available)), thousands(l.Accounts))
+	p.f("  %s points available over %s members who bought since the launch\n", thousands(int(l.Available)), thousands(l.Accounts))
 
 	a := r.Audience
 	p.f("\nAudience: %s\n  %s\n  ", a.Description, a.Expr)

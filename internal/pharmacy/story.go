@@ -4,17 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"iter"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/cdpkit/cdpkit"
 	"github.com/cdpkit/cdpkit/identity"
 	"github.com/cdpkit/cdpkit/internal/synth"
 	"github.com/cdpkit/cdpkit/loyalty"
 	"github.com/cdpkit/cdpkit/rfm"
-	"github.com/cdpkit/cdpkit/segment"
 	"github.com/cdpkit/cdpkit/tags"
 )
 
@@ -25,35 +24,49 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer s.engine.Close()
 	return s.rep, nil
 }
 
-// story is one run: the report and what the tests check it against.
+// story is one run: the Engine, the report, and what the tests check the
+// report against.
 type story struct {
-	cfg   Config
-	chain *chain
-	rep   *Report
-	asOf  time.Time
-	loc   *time.Location
-	// loyaltyFrom is when the member programme starts: the ledger
-	// replays the orders of the last twelve months, all that the tiers'
-	// growth window and the points' expiry can reach.
+	cfg    Config
+	chain  *chain
+	engine *cdpkit.Engine
+	rep    *Report
+	asOf   time.Time
+	loc    *time.Location
+	// loyaltyFrom is when the member programme starts: the ledger replays
+	// the orders of the last twelve months, all that the tiers' growth
+	// window and the points' expiry can reach.
 	loyaltyFrom time.Time
 
-	res      *identity.Resolver
 	orders   *orders
-	sum      *rfm.Summaries
-	scores   *rfm.Scores
-	segs     *rfm.Segments
-	model    rfm.Model
-	pAlive   []float64 // per person; NaN for persons without a purchase
-	rp       *rfm.Repurchase
-	ledger   *loyalty.Ledger
-	ix       *segment.Index
-	set      *tags.Set
 	contacts []Contact
+	model    rfm.Model
 	arms     []*roaring.Bitmap // campaign, hold-out
 }
+
+// channelNames are the Engine's order channels, in synth's channel order.
+var channelNames = func() []string {
+	var names []string
+	for _, c := range synth.AllChannels() {
+		names = append(names, c.String())
+	}
+	return names
+}()
+
+// medicineCategories are the line-item categories the Engine times
+// repurchases for: the chronic medicines, each with a due_days_<category>
+// field.
+var medicineCategories = func() []string {
+	var cats []string
+	for _, c := range synth.AllConditions() {
+		cats = append(cats, c.Category())
+	}
+	return cats
+}()
 
 func run(ctx context.Context, cfg Config) (*story, error) {
 	cfg, err := cfg.withDefaults()
@@ -72,6 +85,28 @@ func run(ctx context.Context, cfg Config) (*story, error) {
 	s.asOf = c.cfg.End.Add(-time.Second)
 	s.loyaltyFrom = c.cfg.End.AddDate(-1, 0, 0)
 	s.rep = &Report{Members: cfg.Members, Seed: cfg.Seed, AsOf: s.asOf, Location: s.loc}
+
+	prog, err := loyalty.NewProgram(programme(s.loc))
+	if err != nil {
+		return nil, err
+	}
+	s.engine, err = cdpkit.New(cdpkit.Config{
+		Location:    s.loc,
+		Identity:    identityConfig(cfg.Members),
+		Channels:    channelNames,
+		Windows:     []int{90},
+		Categories:  medicineCategories,
+		Program:     prog,
+		LoyaltyFrom: s.loyaltyFrom,
+		Tags:        &tags.Config{Workers: cfg.Workers},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.engine.DefineTags(tagDefinitions()...); err != nil {
+		s.engine.Close()
+		return nil, err
+	}
 	for _, st := range []struct {
 		name string
 		fn   func(context.Context) (string, error)
@@ -79,10 +114,9 @@ func run(ctx context.Context, cfg Config) (*story, error) {
 		{"oneid", s.resolve},
 		{"orders", s.keyOrders},
 		{"record", s.record},
-		{"value", s.value},
 		{"contacts", s.recordContacts},
-		{"tags", s.refreshTags},
-		{"loyalty", s.tiers},
+		{"loyalty", s.settle},
+		{"refresh", s.refresh},
 		{"audience", s.audience},
 	} {
 		if cfg.Progress != nil {
@@ -91,6 +125,7 @@ func run(ctx context.Context, cfg Config) (*story, error) {
 		t0 := time.Now()
 		what, err := st.fn(ctx)
 		if err != nil {
+			s.engine.Close()
 			return nil, fmt.Errorf("%s: %w", st.name, err)
 		}
 		s.rep.Stages = append(s.rep.Stages, Stage{Name: st.name, What: what, Took: time.Since(t0)})
@@ -98,7 +133,8 @@ func run(ctx context.Context, cfg Config) (*story, error) {
 	return s, nil
 }
 
-// resolve generates the identifier feed and resolves it into persons.
+// resolve generates the identifier feed, resolves it into persons with
+// the Engine, and scores the persons against the true members.
 func (s *story) resolve(ctx context.Context) (string, error) {
 	t0 := time.Now()
 	f, err := s.chain.observations(ctx)
@@ -106,36 +142,26 @@ func (s *story) resolve(ctx context.Context) (string, error) {
 		return "", err
 	}
 	gen := time.Since(t0)
-	s.res, err = identity.New(identityConfig(s.cfg.Members))
-	if err != nil {
-		return "", err
-	}
-	canonical := func(p uint32) uint32 {
-		q, err := s.res.Canonical(identity.PersonID(p))
-		if err != nil {
-			return p
-		}
-		return uint32(q)
-	}
-	o, _, err := resolveFeed(s.chain, f, s.res.ObserveBatch, canonical)
-	if err != nil {
-		return "", err
-	}
-	held := func(kind string, values func(uint32) string) int {
-		n := 0
-		for st := uint32(1); st <= uint32(s.chain.cfg.Stores); st++ {
-			if _, err := s.res.Lookup(identity.Identifier{Kind: kind, Value: values(st)}); err == nil {
-				n++
+	st, err := s.engine.ObserveAll(ctx, func(yield func(identity.Observation) bool) {
+		for _, o := range f.obs {
+			if !yield(o) {
+				return
 			}
 		}
-		return n
+	})
+	var be *cdpkit.BulkError
+	if err != nil && !errors.As(err, &be) {
+		return "", err
 	}
-	o.StorePhonesHeld = held(identity.KindPhone, synth.StorePhone)
-	o.KiosksHeld = held(identity.KindDevice, s.chain.gen.KioskDevice)
+	o, err := analyseFeed(ctx, s.chain, f, s.engine.Lookup, s.cfg.Workers)
+	if err != nil {
+		return "", err
+	}
+	o.Merged = st.Merged
 	s.rep.OneID = o
 	s.rep.Chain.Observations = o.Observations
 	s.rep.Chain.Stores = s.chain.cfg.Stores
-	return fmt.Sprintf("generate %s observations (%s), resolve them into %s persons",
+	return fmt.Sprintf("generate %s observations (%s), resolve them into %s persons, score against the true members",
 		thousands(o.Observations), seconds(gen), thousands(o.Persons)), nil
 }
 
@@ -144,23 +170,24 @@ func (s *story) resolve(ctx context.Context) (string, error) {
 func (s *story) keyOrders(ctx context.Context) (string, error) {
 	k := keyer{
 		lookup: func(x synth.Identifier) (uint32, bool) {
-			p, err := s.res.Lookup(identity.Identifier{Kind: identityKinds[x.Kind], Value: x.Value, Scope: x.Scope})
+			p, err := s.engine.Lookup(identity.Identifier{Kind: identityKinds[x.Kind], Value: x.Value, Scope: x.Scope})
 			return uint32(p), err == nil
 		},
 		observe: func(ms []missing) error {
-			obs := make([]identity.Observation, len(ms))
-			for i, m := range ms {
-				obs[i] = identity.Observation{
-					EventID:     "order:" + strconv.FormatUint(m.order, 10),
-					Source:      orderSources[m.channel],
-					Time:        m.at,
-					Identifiers: []identity.Identifier{{Kind: identityKinds[m.id.Kind], Value: m.id.Value, Scope: m.id.Scope}},
+			_, err := s.engine.ObserveAll(ctx, func(yield func(identity.Observation) bool) {
+				ids := make([]identity.Identifier, 1)
+				for _, m := range ms {
+					ids[0] = identity.Identifier{Kind: identityKinds[m.id.Kind], Value: m.id.Value, Scope: m.id.Scope}
+					o := identity.Observation{EventID: "order:" + strconv.FormatUint(m.order, 10),
+						Source: orderSources[m.channel], Time: m.at, Identifiers: ids}
+					if !yield(o) {
+						return
+					}
 				}
-			}
-			err := s.res.ObserveBatch(obs, nil)
-			var be *identity.BatchError
+			})
+			var be *cdpkit.BulkError
 			if errors.As(err, &be) {
-				return nil // junk-only identifiers reach no person; counted below
+				return nil // a junk-only identifier reaches no person; its orders are counted as anonymous
 			}
 			return err
 		},
@@ -196,7 +223,8 @@ func (s *story) keyOrders(ctx context.Context) (string, error) {
 			s.rep.Chain.Lapsed++
 		}
 	}
-	return fmt.Sprintf("generate %s orders and refunds, key them to %s persons", thousands(o.len()), thousands(persons)), nil
+	return fmt.Sprintf("generate %s orders and refunds, key them to %s persons by their buyer identifiers",
+		thousands(o.len()), thousands(persons)), nil
 }
 
 var orderSources = [...]string{
@@ -208,93 +236,46 @@ var orderSources = [...]string{
 	synth.ChannelMeituan: synth.SourceMeituan,
 }
 
-// rowRanges splits the rows, which are grouped by person, at the person
-// boundaries lo of each writer range.
-func (o *orders) rowRange(lo, hi uint64) (int, int) {
-	a, _ := slices.BinarySearch(o.person, uint32(min(lo, uint64(noPerson))))
-	b, _ := slices.BinarySearch(o.person, uint32(min(hi, uint64(noPerson))))
-	if hi > uint64(noPerson) {
-		b = len(o.person)
-	}
-	return a, b
-}
-
-// record sends every order and refund to the RFM summaries and the
-// loyalty ledger.
+// record loads the order history into the Engine: RFM summaries, trailing
+// windows, purchase days, repurchase timing and, for the programme's year,
+// the loyalty ledger.
 func (s *story) record(ctx context.Context) (string, error) {
-	o := s.orders
-	var err error
-	s.sum, err = rfm.New(o.persons, rfm.Config{Location: s.loc, AsOf: s.asOf, Channels: numChannels})
+	st, err := s.engine.RecordOrders(ctx, s.orders.engineOrders())
 	if err != nil {
 		return "", err
 	}
-	prog, err := loyalty.NewProgram(programme(s.loc))
-	if err != nil {
-		return "", err
-	}
-	s.ledger = loyalty.NewLedger(prog, loyalty.NewMemStore(), nil)
-
-	writers := s.sum.Writers(s.cfg.Workers)
-	errs := make([]error, len(writers))
-	var wg sync.WaitGroup
-	for wi, w := range writers {
-		wg.Go(func() {
-			defer w.Close()
-			lo, hi := w.Range()
-			a, b := o.rowRange(lo, hi)
-			lines := make([]rfm.Line, 1)
-			for i := a; i < b; i++ {
-				tx := rfm.Tx{Member: o.person[i], Time: time.Unix(o.unix[i], 0), Amount: o.amount[i],
-					Channel: rfm.Channel(o.channel[i]), Order: o.id[i], RefundOf: o.refundOf[i]}
-				if o.cat[i] != 0 && o.refundOf[i] == 0 {
-					lines[0] = rfm.Line{Category: uint32(o.cat[i]), DaysSupply: int32(o.supply[i])}
-					tx.Lines = lines
-				}
-				if err := w.Add(&tx); err != nil {
-					errs[wi] = err
-					return
-				}
-				if !o.inProgramme(i, s.loyaltyFrom.Unix()) {
-					continue
-				}
-				if _, err := s.ledger.Apply(ctx, loyaltyOp(o, i)); err != nil {
-					errs[wi] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("record %s orders and refunds: RFM summaries, repurchase timing, loyalty ledger", thousands(o.len())), nil
+	return fmt.Sprintf("record %s orders and refunds: RFM summaries, windows, purchase days, refill timing, loyalty ledger since %s",
+		thousands(st.Applied), s.loyaltyFrom.Format(time.DateOnly)), nil
 }
 
-// inProgramme reports whether row i belongs in the ledger: an order from
-// the programme's start on, or the refund of one.
-func (o *orders) inProgramme(i int, from int64) bool {
-	r := o.refundOf[i]
-	if r == 0 {
-		return o.unix[i] >= from
-	}
-	for j := i - 1; j >= 0 && o.person[j] == o.person[i]; j-- {
-		if o.id[j] == r {
-			return o.unix[j] >= from
+// engineOrders walks the rows as the Engine's orders, each person's in
+// time order. The medicine line is the one line item the Engine is told
+// about: repurchase timing needs it, and the rest of the basket is in the
+// amount.
+func (o *orders) engineOrders() iter.Seq[cdpkit.Order] {
+	return func(yield func(cdpkit.Order) bool) {
+		lines := make([]cdpkit.Line, 1)
+		for i := range o.person {
+			ord := cdpkit.Order{
+				ID:      strconv.FormatUint(o.id[i], 10),
+				Person:  identity.PersonID(o.person[i]),
+				Time:    time.Unix(o.unix[i], 0),
+				Channel: channelNames[o.channel[i]],
+				Amount:  max(o.amount[i], -o.amount[i]),
+			}
+			if r := o.refundOf[i]; r != 0 {
+				ord.RefundOf = strconv.FormatUint(r, 10)
+			}
+			if o.med[i] > 0 {
+				lines[0] = cdpkit.Line{Category: medicineCategories[o.cat[i]-1], Amount: o.med[i]}
+				if ord.RefundOf == "" {
+					lines[0].DaysSupply = int32(o.supply[i])
+				}
+				ord.Lines = lines
+			}
+			if !yield(ord) {
+				return
+			}
 		}
 	}
-	return false
-}
-
-// loyaltyOp is row i as a ledger operation, with transaction IDs stable
-// across retries.
-func loyaltyOp(o *orders, i int) loyalty.Op {
-	at := time.Unix(o.unix[i], 0)
-	id := strconv.FormatUint(o.id[i], 10)
-	if r := o.refundOf[i]; r != 0 {
-		return loyalty.Refund{Tx: "refund:" + id, Member: o.person[i], At: at,
-			OrderID: strconv.FormatUint(r, 10), Lines: []loyalty.Line{{Paid: -o.amount[i]}}}
-	}
-	return loyalty.Order{Tx: "order:" + id, Member: o.person[i], At: at, OrderID: id,
-		Channel: synth.Channel(o.channel[i]).String(), Lines: []loyalty.Line{{Paid: o.amount[i]}}}
 }

@@ -21,6 +21,7 @@ func runSmall(t *testing.T) *story {
 	t.Helper()
 	s, err := run(context.Background(), Config{Members: smallMembers, Seed: 11})
 	require.NoError(t, err)
+	t.Cleanup(func() { s.engine.Close() })
 	return s
 }
 
@@ -41,15 +42,15 @@ func TestStoryAgainstReference(t *testing.T) {
 			p := s.orders.keys[int(m)*numChannels+int(ch)]
 			return p, p != noPerson
 		},
-		r: rep.CLV.R, alpha: rep.CLV.Alpha, a: rep.CLV.A, b: rep.CLV.B,
-		contacts: s.contacts, asOf: s.asOf, loc: s.loc,
+		r: s.model.Purchases.R, alpha: s.model.Purchases.Alpha, a: s.model.Purchases.A, b: s.model.Purchases.B,
+		contacts: s.contacts, asOf: s.asOf, loyaltyFrom: s.loyaltyFrom, loc: s.loc,
 		tierNames: names, tierThresholds: thresholds,
 	})
 
 	assert.Equal(t, ref.buyers, rep.RFM.Buyers, "buyers")
 	assert.Equal(t, ref.grid, rep.RFM.Grid, "R×F grid")
 
-	v := s.ix.View().At(s.asOf)
+	v := s.engine.View()
 	for name, want := range ref.tags {
 		var got *roaring.Bitmap
 		var err error
@@ -61,9 +62,10 @@ func TestStoryAgainstReference(t *testing.T) {
 		require.NoError(t, err, name)
 		gotIDs := got.ToArray()
 		if name == "lapsed" || name == "pre_dormant" {
-			// P(alive) is compared in thousandths; a person within 1e-9 of
-			// a threshold may fall either side from float rounding.
-			gotIDs, want = dropNearThresholds(s, gotIDs, want)
+			// alive_pct rounds P(alive) to a percentage; a person within
+			// 1e-9 of a rounding boundary may fall either side from the
+			// float arithmetic of two implementations.
+			gotIDs, want = dropNearBoundaries(ref, gotIDs, want)
 		}
 		assert.Equal(t, want, gotIDs, "tag %s: story %d persons, reference %d", name, len(gotIDs), len(want))
 	}
@@ -82,14 +84,17 @@ func TestStoryAgainstReference(t *testing.T) {
 	for _, tier := range rep.Loyalty.Tiers {
 		assert.Equal(t, ref.tiers[tier.Name], tier.Members, "tier %s", tier.Name)
 	}
+	growth, err := v.IntStats(segment.Active("purchase", 365), "growth")
+	require.NoError(t, err)
+	assert.Equal(t, ref.growthSum, growth.Sum, "growth values add up")
 }
 
-// dropNearThresholds removes persons whose P(alive) lies within 1e-9 of a
-// tag threshold (0.2 or 0.5) from both lists.
-func dropNearThresholds(s *story, a, b []uint32) ([]uint32, []uint32) {
+// dropNearBoundaries removes persons whose P(alive) lies within 1e-9 of
+// a percentage's rounding boundary from both lists.
+func dropNearBoundaries(ref *refResult, a, b []uint32) ([]uint32, []uint32) {
 	near := func(p uint32) bool {
-		x := s.pAlive[p]
-		return math.Abs(x-0.2) < 1e-9 || math.Abs(x-0.5) < 1e-9
+		x := 100 * ref.persons[p].pAlive
+		return math.Abs(x-math.Floor(x)-0.5) < 1e-7
 	}
 	return slices.DeleteFunc(slices.Clone(a), near), slices.DeleteFunc(slices.Clone(b), near)
 }

@@ -3,81 +3,117 @@ package pharmacy
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"slices"
 
+	"github.com/cdpkit/cdpkit"
 	"github.com/cdpkit/cdpkit/rfm"
+	"github.com/cdpkit/cdpkit/segment"
 )
 
-// value scores the buyers: RFM scores and the R×F grid, the BG/NBD and
-// Gamma-Gamma fits, every buyer's P(alive) and expected value, and the
-// repurchase timing behind the refill and pre-dormant tags.
-func (s *story) value(ctx context.Context) (string, error) {
-	sc, err := s.sum.Score(&rfm.ScoreConfig{})
+// refresh has the Engine derive every person's fields as of the story's
+// as-of time — RFM scores and segments, P(alive) and lifetime value from
+// models fitted on everyone, refill due days, tier and points — and
+// refresh every tag; then reads what the report shows from the index.
+func (s *story) refresh(ctx context.Context) (string, error) {
+	res, err := s.engine.RefreshTags(ctx, s.asOf)
 	if err != nil {
+		return "", err
+	}
+	v := s.engine.View()
+	count := func(p *segment.Plan) (int, error) {
+		n, err := v.Count(p)
+		return int(n), err
+	}
+	buyers := segment.Cmp("orders_total", segment.Ge, 1)
+
+	r := &s.rep.RFM
+	if r.Buyers, err = count(buyers); err != nil {
 		return "", err
 	}
 	grid := rfm.Grid()
-	segs, err := grid.Assign(sc)
-	if err != nil {
-		return "", err
-	}
-	r := &s.rep.RFM
-	r.Buyers = s.sum.Buyers()
-	for m := range sc.Len() {
-		if rs, fs, _ := sc.Cell(uint32(m)); rs > 0 {
-			r.Grid[5-rs][fs-1]++
-		}
-	}
 	for i := range 5 {
 		for j := range 5 {
-			r.Names[i][j] = grid.Name(5-i, j+1, 1)
+			rs, fs := 5-i, j+1
+			n, err := count(segment.And(segment.Cmp("rfm_r", segment.Eq, int64(rs)), segment.Cmp("rfm_f", segment.Eq, int64(fs))))
+			if err != nil {
+				return "", err
+			}
+			r.Grid[i][j], r.Names[i][j] = n, grid.Name(rs, fs, 1)
 		}
 	}
-	for i, n := range segs.Count() {
-		r.Segments = append(r.Segments, NameCount{segs.Names[i], n})
-	}
-	slices.SortStableFunc(r.Segments, func(a, b NameCount) int { return cmp.Compare(b.Count, a.Count) })
-	s.scores, s.segs = sc, segs
-
-	h := s.sum.Histories(rfm.HistoryOptions{Unit: rfm.Week, SpendScale: 100})
-	bg, fit, err := rfm.FitBGNBD(ctx, h)
-	if err != nil && !errors.Is(err, rfm.ErrNotConverged) {
-		return "", fmt.Errorf("fit BG/NBD: %w", err)
-	}
-	gg, _, err := rfm.FitGammaGamma(ctx, h)
-	if err != nil && !errors.Is(err, rfm.ErrNotConverged) {
-		return "", fmt.Errorf("fit Gamma-Gamma: %w", err)
-	}
-	s.model = rfm.Model{Purchases: bg, Spend: &gg}
-	preds, err := s.model.PredictAll(ctx, h, rfm.ValueOptions{Horizon: 52, Steps: 4, Rate: 0.03})
+	segs, err := v.TopN(segment.All(), "rfm_segment", 0)
 	if err != nil {
 		return "", err
 	}
-	v := &s.rep.CLV
-	v.R, v.Alpha, v.A, v.B = bg.R, bg.Alpha, bg.A, bg.B
-	v.P, v.Q, v.Gamma = gg.P, gg.Q, gg.Gamma
-	v.LogLikelihood, v.Customers, v.Histories = fit.LogLikelihood, fit.Customers, fit.Rows
-	s.pAlive = make([]float64, s.sum.Len())
-	for i := range s.pAlive {
-		s.pAlive[i] = math.NaN()
+	for _, sg := range segs {
+		r.Segments = append(r.Segments, NameCount{sg.Value, int(sg.Count)})
 	}
-	var total float64
-	for i, p := range preds {
-		s.pAlive[h.Member[i]] = p.PAlive
-		total += p.PAlive
-		v.Value += p.CLV
-		for b, lo := range PAliveBands {
-			if p.PAlive >= lo {
-				v.PAlive[b]++
-				break
-			}
+
+	c := &s.rep.CLV
+	if m, ok := s.engine.LifetimeModel(); ok {
+		s.model = m
+		c.R, c.Alpha, c.A, c.B = m.Purchases.R, m.Purchases.Alpha, m.Purchases.A, m.Purchases.B
+		if m.Spend != nil {
+			c.P, c.Q, c.Gamma = m.Spend.P, m.Spend.Q, m.Spend.Gamma/100
 		}
 	}
-	v.MeanPAlive = total / float64(max(len(preds), 1))
-	s.rp = s.sum.Repurchase(rfm.RepurchaseOptions{})
-	return fmt.Sprintf("score %s buyers: RFM grid, BG/NBD + Gamma-Gamma fit on %s histories, P(alive) and 52-week value, refill due dates",
-		thousands(r.Buyers), thousands(fit.Rows)), nil
+	for b, lo := range PAliveBands {
+		p := segment.Cmp("alive_pct", segment.Ge, int64(100*lo))
+		if b > 0 {
+			p = segment.And(p, segment.Cmp("alive_pct", segment.Lt, int64(100*PAliveBands[b-1])))
+		}
+		if c.PAlive[b], err = count(p); err != nil {
+			return "", err
+		}
+	}
+	alive, err := v.IntStats(buyers, "alive_pct")
+	if err != nil {
+		return "", err
+	}
+	c.MeanPAlive = alive.Mean() / 100
+	clv, err := v.IntStats(buyers, "clv")
+	if err != nil {
+		return "", err
+	}
+	c.Value = float64(clv.Sum) / 100
+	c.Customers = int(alive.Count)
+
+	for _, d := range tagDefinitions() {
+		n, err := count(segment.Tag(d.Name))
+		if err != nil {
+			return "", err
+		}
+		s.rep.Tags = append(s.rep.Tags, TagCount{Name: d.Name, Description: d.Description, Count: n})
+	}
+	contacted, err := count(segment.Active("contacted", 7))
+	if err != nil {
+		return "", err
+	}
+	s.rep.Tags = append(s.rep.Tags, TagCount{Name: `active("contacted", "7d")`,
+		Description: "an SMS or WeChat touch in the last 7 days (activity, not a tag)", Count: contacted})
+
+	// Tiers of the persons who bought since the programme started
+	// (identity merges give empty accounts to persons who did not).
+	l := &s.rep.Loyalty
+	l.Rules = programmeRules(s.loyaltyFrom)
+	days := int(segment.DayOf(s.asOf, s.loc)-segment.DayOf(s.loyaltyFrom, s.loc)) + 1
+	active := segment.Active(cdpkit.EventPurchase, days)
+	for _, t := range programme(s.loc).Tiers {
+		in := segment.And(segment.Enum("tier", t.Name), active)
+		n, err := count(in)
+		if err != nil {
+			return "", err
+		}
+		pts, err := v.IntStats(in, "points")
+		if err != nil {
+			return "", err
+		}
+		l.Tiers = append(l.Tiers, TierCount{Name: t.Name, Threshold: t.Threshold, Members: n, Available: pts.Sum})
+		l.Accounts += n
+		l.Available += pts.Sum
+	}
+	slices.SortStableFunc(r.Segments, func(a, b NameCount) int { return cmp.Compare(b.Count, a.Count) })
+	return fmt.Sprintf("derive %s persons' fields (%s), index them (%s), refresh %d tags (%s)",
+		thousands(res.Persons), seconds(res.Derive), seconds(res.Index), len(res.Tags), seconds(res.Evaluate)), nil
 }
