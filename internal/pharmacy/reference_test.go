@@ -36,29 +36,29 @@ type refInput struct {
 type refPerson struct {
 	rows []refRow
 	// Derived by finish.
-	orders, days        int
-	first, last         int // purchase days
-	spend, refunded     int64
-	store               int // orders in a store
-	channels            map[synth.Channel]bool
-	medDays             [4]int
-	medRunOut           [4]int
-	medBought           [4]bool
-	growth              int64
-	interval            float64
-	due                 int
-	hasDue              bool
-	pAlive              float64
-	alivePct            int
-	rScore, fScore      int
-	chronic, due7       bool
-	lapsed, preDormant  bool
-	omni4, contacted7   bool
-	inAudience          bool
-	tier                string
-	distinctDays        map[int]bool
-	remaining           map[uint64]int64 // order ID → net paid left after refunds
-	orderDay            map[uint64]int
+	orders, days       int
+	first, last        int // purchase days
+	spend, refunded    int64
+	store              int // orders in a store
+	channels           map[synth.Channel]bool
+	medDays            [4]int
+	medRunOut          [4]int
+	medBought          [4]bool
+	growth             int64
+	interval           float64
+	due                int
+	hasDue             bool
+	pAlive             float64
+	alivePct           int
+	rScore, fScore     int
+	chronic, due7      bool
+	lapsed, preDormant bool
+	omni4, contacted7  bool
+	inAudience         bool
+	tier               string
+	distinctDays       map[int]bool
+	remaining          map[uint64]int64 // order ID → net paid left after refunds
+	orderDay           map[uint64]int
 }
 
 type refRow struct {
