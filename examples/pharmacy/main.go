@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
 
 	"github.com/cdpkit/cdpkit/internal/pharmacy"
@@ -34,7 +35,21 @@ func main() {
 	meanOrders := flag.Float64("mean-orders", 13.5, "mean everyday orders per member over three years (refills come on top)")
 	html := flag.String("html", "report.html", "where to write the HTML report (empty: none)")
 	quiet := flag.Bool("quiet", false, "no progress on standard error")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pharmacy:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "pharmacy:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -44,6 +59,7 @@ func main() {
 	}
 	if err := run(ctx, pharmacy.Config{Members: *members, Seed: *seed, MeanOrders: *meanOrders}, *html, os.Stdout, progress); err != nil {
 		fmt.Fprintln(os.Stderr, "pharmacy:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
