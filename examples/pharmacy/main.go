@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -36,6 +37,7 @@ func main() {
 	html := flag.String("html", "report.html", "where to write the HTML report (empty: none)")
 	quiet := flag.Bool("quiet", false, "no progress on standard error")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
+	memProfile := flag.String("memprofile", "", "write a heap profile to this file as the last stage starts, when everything is loaded")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -57,7 +59,17 @@ func main() {
 	if *quiet {
 		progress = nil
 	}
-	if err := run(ctx, pharmacy.Config{Members: *members, Seed: *seed, MeanOrders: *meanOrders}, *html, os.Stdout, progress); err != nil {
+	cfg := pharmacy.Config{Members: *members, Seed: *seed, MeanOrders: *meanOrders}
+	if *memProfile != "" {
+		cfg.Progress = func(stage string) {
+			if stage == "audience" {
+				if err := writeHeapProfile(*memProfile); err != nil {
+					fmt.Fprintln(os.Stderr, "pharmacy:", err)
+				}
+			}
+		}
+	}
+	if err := run(ctx, cfg, *html, os.Stdout, progress); err != nil {
 		fmt.Fprintln(os.Stderr, "pharmacy:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -70,8 +82,12 @@ func main() {
 func run(ctx context.Context, cfg pharmacy.Config, html string, out, progress io.Writer) error {
 	if progress != nil {
 		start := time.Now()
+		next := cfg.Progress
 		cfg.Progress = func(stage string) {
 			fmt.Fprintf(progress, "%6.1fs  %s\n", time.Since(start).Seconds(), stage)
+			if next != nil {
+				next(stage)
+			}
 		}
 	}
 	rep, err := pharmacy.Run(ctx, cfg)
@@ -99,6 +115,19 @@ func writeHTML(rep *pharmacy.Report, path string) error {
 	if err := rep.WriteHTML(f); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
 	}
 	return f.Close()
 }
