@@ -61,7 +61,12 @@
 //
 // # Caveats
 //
-// Determinism across machines relies on Go's portable float arithmetic;
-// the golden digests in the tests pin the streams, so a change to the model
-// shows up as a failing test and needs a deliberate update.
+// Determinism across machines relies on Go's portable float arithmetic:
+// every product that feeds a sum is converted explicitly (float64(a*b)),
+// which the Go spec says forbids fusing it into a multiply-add on the
+// architectures that have one. The golden digests in the tests pin the
+// streams, so a change to the model shows up as a failing test and needs a
+// deliberate update. math.Log and math.Exp have assembly versions on some
+// architectures (amd64 among them) that Go does not promise to be
+// bit-identical to the portable ones; the digests are checked on amd64.
 package synth

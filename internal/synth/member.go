@@ -165,7 +165,7 @@ func New(cfg Config) (*Generator, error) {
 	g.days = float64(g.secs) / 86400
 	// Registration is uniform on [0, W) and a lapse, when it happens, is
 	// uniform over the rest of the window, so E[span] = (1-L)·W/2 + L·W/4.
-	g.meanSpan = (1-cfg.LapseShare)*g.days/2 + cfg.LapseShare*g.days/4
+	g.meanSpan = float64((1-cfg.LapseShare)*g.days/2) + float64(cfg.LapseShare*g.days/4)
 	g.cities = zipf(len(cities), cfg.CitySkew)
 	g.allocateStores()
 	g.lineCount = newCategorical(0.45, 0.30, 0.15, 0.10)
@@ -307,13 +307,13 @@ func (g *Generator) member(p *rand.PCG, id uint32, m *Member) {
 	reg := r.Float64() * g.days
 	m.RegisteredAt = g.at(reg)
 	if r.Float64() < cfg.LapseShare {
-		m.LapsedAt = g.at(reg + r.Float64()*(g.days-reg))
+		m.LapsedAt = g.at(reg + float64(r.Float64()*(g.days-reg)))
 	}
 	if cfg.Profile == Pharmacy {
 		// Prevalence rises with age; rough shapes of Chinese adult
 		// prevalence (hypertension about a quarter of adults, most of it
 		// past 50), not a clinical model.
-		base := min(max(0.02+0.012*float64(m.Age-30), 0.02), 0.75)
+		base := min(max(0.02+float64(0.012*float64(m.Age-30)), 0.02), 0.75)
 		for c, f := range [numConditions]float64{1, 0.45, 0.5, 0.15} {
 			if r.Float64() < base*f {
 				m.Conditions |= 1 << c

@@ -183,7 +183,7 @@ func (w *obsWalk) generate(id uint32) {
 	reg := m.RegisteredAt.Sub(g.cfg.Start).Hours() / 24
 	// Members are seen on their channels until End, lapsed or not: people
 	// still open the app after they stop buying.
-	when := func() float64 { return reg + r.Float64()*(g.days-reg) }
+	when := func() float64 { return reg + float64(r.Float64()*(g.days-reg)) }
 
 	phone := func() (Identifier, bool) {
 		if !p.phone {

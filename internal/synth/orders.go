@@ -132,11 +132,11 @@ func (w *orderWalk) generate(id uint32) {
 			continue
 		}
 		supply := [...]int32{28, 30, 30, 30, 60, 90}[r.IntN(6)]
-		adherence := 0.6 + 0.4*r.Float64()
+		adherence := 0.6 + float64(0.4*r.Float64())
 		price := int64(6000 + r.IntN(24000)) // fen per 30 days
-		for t := start + 30*r.Float64(); t < end; {
+		for t := start + float64(30*r.Float64()); t < end; {
 			w.refill(r, t, c, supply, price)
-			gap := float64(supply) / adherence * (1 + 0.08*r.NormFloat64())
+			gap := float64(supply) / adherence * (1 + float64(0.08*r.NormFloat64()))
 			t += max(gap, 1)
 		}
 	}
@@ -150,7 +150,7 @@ func (w *orderWalk) generate(id uint32) {
 		if r.Float64() >= g.cfg.RefundShare {
 			continue
 		}
-		sec := w.orders[i].sec + int64((1+13*r.Float64())*86400)
+		sec := w.orders[i].sec + int64((1+float64(13*r.Float64()))*86400)
 		if sec >= g.secs {
 			continue
 		}
@@ -257,7 +257,7 @@ func (w *orderWalk) addLines(r *rand.Rand, n int, amount int64) {
 	for k := range n {
 		a := left
 		if k < n-1 {
-			a = int64(float64(left) * (0.2 + 0.6*r.Float64()))
+			a = int64(float64(left) * (0.2 + float64(0.6*r.Float64())))
 		}
 		left -= a
 		cat := w.g.lineCats.sample(r)
