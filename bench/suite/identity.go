@@ -128,7 +128,7 @@ func genIdentity(ctx context.Context, env *Env) (*idData, error) {
 	h := idHasher{maphash.MakeSeed(), maphash.MakeSeed()}
 	n := env.Members
 	task := env.Progress.Start(fmt.Sprintf("identity: generating observations of %s members", harness.FormatCount(int64(n))), int64(n))
-	parts, err := perChunk(ctx, n, task, func(lo, hi uint32) (idChunk, error) {
+	parts, err := perChunk(ctx, env, task, func(lo, hi uint32) (idChunk, error) {
 		var c idChunk
 		for o := range g.ObservationsRange(lo, hi) {
 			k := 0

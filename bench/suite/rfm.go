@@ -41,7 +41,7 @@ func genRFM(ctx context.Context, env *Env) (*rfmData, error) {
 	cfg := g.Config()
 	n := env.Members
 	task := env.Progress.Start(fmt.Sprintf("rfm: generating orders of %s members", harness.FormatCount(int64(n))), int64(n))
-	parts, err := perChunk(ctx, n, task, func(lo, hi uint32) (rfmChunk, error) {
+	parts, err := perChunk(ctx, env, task, func(lo, hi uint32) (rfmChunk, error) {
 		var c rfmChunk
 		for o := range g.OrdersRange(lo, hi) {
 			c.member = append(c.member, o.Member)

@@ -106,7 +106,7 @@ func genSegment(ctx context.Context, env *Env) (*segData, error) {
 		d.cols[i] = make([]bool, n)
 	}
 	task := env.Progress.Start(fmt.Sprintf("segment: generating %s members", harness.FormatCount(int64(n))), int64(n))
-	err = forChunks(ctx, n, task, func(lo, hi uint32) error {
+	err = forChunks(ctx, env, task, func(lo, hi uint32) error {
 		for m := range g.MembersRange(lo, hi) {
 			for j, t := range segTags {
 				d.cols[j][m.ID] = t.has(&m)

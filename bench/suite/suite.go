@@ -30,6 +30,8 @@ type Env struct {
 	// Short asks for the smallest work that still checks every peer, for
 	// tests: fewer operations per case where a case has a count of its own.
 	Short bool
+
+	chunk int // members per generation chunk; 0 means defaultChunk
 }
 
 // Suite is a named group of cases sharing one data set.

@@ -11,22 +11,30 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// tinyMembers is the size every suite runs at in tests: past one 65,536
-// chunk, so chunked generation and multi-container bitmaps are exercised,
-// and small enough for -race on two cores.
-const tinyMembers = 70_000
+// tiny gives the size each suite runs at in short tests, small enough for
+// -race on two cores, and the generation chunk: many chunks per run, so
+// the parallel generation and its concatenation in member order are
+// exercised. The segment suite runs past 65,536 members so that bitmaps
+// span several roaring containers.
+var tiny = map[string]struct{ members, chunk int }{
+	"segment":  {70_000, 0},
+	"tags":     {20_000, 4096},
+	"identity": {20_000, 4096},
+	"rfm":      {20_000, 4096},
+	"loyalty":  {20_000, 4096},
+}
 
 // runSuite runs one suite at n members with one timed run per
 // implementation and returns its results, failing the test on any mismatch
 // or implementation error.
-func runSuite(t *testing.T, name string, n int) []harness.Result {
+func runSuite(t *testing.T, name string, n, chunk int) []harness.Result {
 	t.Helper()
 	ss, err := Select(name)
 	require.NoError(t, err)
 	require.Len(t, ss, 1)
 	var log bytes.Buffer
 	r := harness.NewRunner(harness.Options{Runs: 1, Log: &log}, nil)
-	env := &Env{Seed: Seed, Members: n, Runner: r, TempDir: t.TempDir(), Short: true}
+	env := &Env{Seed: Seed, Members: n, Runner: r, TempDir: t.TempDir(), Short: true, chunk: chunk}
 	require.NoError(t, ss[0].Run(context.Background(), env))
 	for _, f := range r.Failures() {
 		t.Errorf("%v", f)
@@ -52,10 +60,6 @@ func impls(rs []harness.Result, cas string) []string {
 // against cdpkit's by the runner, and every case the design names must have
 // cdpkit and its peers measured.
 func TestSuites(t *testing.T) {
-	n := tinyMembers
-	if !testing.Short() {
-		n = 200_000
-	}
 	want := map[string]map[string][]string{
 		"segment": {
 			"load":            {"duckdb", "memfloor"},
@@ -70,7 +74,13 @@ func TestSuites(t *testing.T) {
 	}
 	for _, s := range All() {
 		t.Run(s.Name, func(t *testing.T) {
-			rs := runSuite(t, s.Name, n)
+			size, ok := tiny[s.Name]
+			require.True(t, ok, "no test size for suite %s", s.Name)
+			n := size.members
+			if !testing.Short() {
+				n *= 10
+			}
+			rs := runSuite(t, s.Name, n, size.chunk)
 			for cas, peers := range want[s.Name] {
 				got := impls(rs, cas)
 				for _, p := range peers {

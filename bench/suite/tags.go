@@ -81,7 +81,7 @@ func genTags(ctx context.Context, env *Env) (*tagData, error) {
 	n := env.Members
 	d := &tagData{recs: make([]tagRecord, n)}
 	task := env.Progress.Start(fmt.Sprintf("tags: generating %s members", harness.FormatCount(int64(n))), int64(n))
-	err = forChunks(ctx, n, task, func(lo, hi uint32) error {
+	err = forChunks(ctx, env, task, func(lo, hi uint32) error {
 		for m := range g.MembersRange(lo, hi) {
 			d.recs[m.ID] = tagRecord{
 				Age:        int64(m.Age),
