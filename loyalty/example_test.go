@@ -1,0 +1,69 @@
+package loyalty_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/cdpkit/cdpkit/loyalty"
+)
+
+// A programme from JSON, an in-memory store, an order, a redemption and a
+// refund. With a durable store, replace NewMemStore by boltstore.Open.
+func Example() {
+	program, err := loyalty.ParseProgram([]byte(`{
+		"time_zone": "Asia/Shanghai",
+		"earning": {"points_per_yuan": 1, "excluded_categories": ["rx_insurance"]},
+		"expiry": {"months": 12, "end_of": "month"},
+		"tiers": [{"name": "silver", "threshold": 0}, {"name": "gold", "threshold": 500, "multiplier": 1.5}],
+		"growth": {"per_yuan": 1}
+	}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ledger := loyalty.NewLedger(program, loyalty.NewMemStore(), &loyalty.Options{
+		Notifier: loyalty.NotifierFunc(func(e loyalty.Event) {
+			fmt.Printf("event: member %d %s %s→%s\n", e.Member, e.Kind, e.FromTier, e.ToTier)
+		}),
+	})
+	ctx := context.Background()
+	at := time.Date(2025, 3, 8, 10, 30, 0, 0, program.Location())
+
+	// 456.80 yuan of OTC drugs earn 456 points (rounded down); the
+	// prescription paid by insurance earns neither points nor growth.
+	r, err := ledger.Apply(ctx, loyalty.Order{Tx: "pos-7781", Member: 42, At: at, OrderID: "SO-1",
+		Lines: []loyalty.Line{{Category: "otc", Paid: 45680}, {Category: "rx_insurance", Paid: 12000}}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("earned:", r.After.Available, "tier:", r.After.Tier)
+
+	// A second order lifts growth to 556: gold at once.
+	r, _ = ledger.Apply(ctx, loyalty.Order{Tx: "pos-7790", Member: 42, At: at.Add(time.Hour), OrderID: "SO-2",
+		Lines: []loyalty.Line{{Category: "otc", Paid: 10000}}})
+	fmt.Println("after second order:", r.After.Available, r.After.Tier)
+
+	// Redeeming too much is refused with a typed error, and records nothing.
+	_, err = ledger.Apply(ctx, loyalty.Redeem{Tx: "gift-1", Member: 42, At: at.Add(2 * time.Hour), Points: 1000})
+	var short *loyalty.InsufficientError
+	if errors.As(err, &short) {
+		fmt.Println("refused: available", short.Available)
+	}
+
+	// The same transaction ID again is a replay, not a second order.
+	r, _ = ledger.Apply(ctx, loyalty.Order{Tx: "pos-7790", Member: 42, At: at.Add(time.Hour), OrderID: "SO-2",
+		Lines: []loyalty.Line{{Category: "otc", Paid: 10000}}})
+	fmt.Println("replayed:", r.Replayed)
+
+	b, _ := ledger.Balance(ctx, 42, at.AddDate(0, 1, 0))
+	fmt.Println("balance:", b.Available, "expiring:", b.Expiring[0].Points, "at", b.Expiring[0].At.Format(time.DateOnly))
+	// Output:
+	// earned: 456 tier: silver
+	// event: member 42 tier_changed silver→gold
+	// after second order: 556 gold
+	// refused: available 556
+	// replayed: true
+	// balance: 556 expiring: 556 at 2026-04-01
+}

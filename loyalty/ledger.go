@@ -1,0 +1,381 @@
+package loyalty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Ledger; nil means defaults.
+type Options struct {
+	// Notifier receives the events of each operation once it is durable.
+	Notifier Notifier
+}
+
+// lockStripes is the number of member locks. Members share a lock only
+// when their IDs are equal modulo this, which at a few thousand
+// concurrent callers rarely happens and costs only a wait, never a
+// deadlock (an operation takes one lock).
+const lockStripes = 4096
+
+// Ledger applies operations of a Program to accounts kept in a Store.
+//
+// A Ledger is safe for concurrent use. Operations on one member are
+// serialised (each takes the member's lock from reading the account to
+// the durable commit), operations on different members run in parallel,
+// and a durable store batches their commits. Reads (Balance, Entries,
+// Receipt) take no lock and see the last committed state.
+type Ledger struct {
+	p     *Program
+	store Store
+	opts  Options
+	locks [lockStripes]sync.Mutex
+}
+
+// NewLedger returns a ledger applying p to the accounts in s.
+func NewLedger(p *Program, s Store, o *Options) *Ledger {
+	l := &Ledger{p: p, store: s}
+	if o != nil {
+		l.opts = *o
+	}
+	return l
+}
+
+// Program returns the ledger's programme.
+func (l *Ledger) Program() *Program { return l.p }
+
+// Apply performs op and returns its receipt once it is durable.
+//
+// If op's transaction ID was applied before with the same content, Apply
+// returns the original receipt (Replayed set) and changes nothing; with
+// different content it fails with a *ConflictError. A failed operation
+// records nothing. Errors wrap the sentinels of this package (see
+// errors.go) inside an *OpError naming the transaction.
+func (l *Ledger) Apply(ctx context.Context, op Op) (*Receipt, error) {
+	if err := validate(op, l.p); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m := op.MemberID()
+	mu := &l.locks[m%lockStripes]
+	mu.Lock()
+	r, err := l.applyLocked(ctx, op)
+	mu.Unlock()
+	if err == nil && !r.Replayed && l.opts.Notifier != nil {
+		for _, e := range r.Events {
+			l.opts.Notifier.Notify(e)
+		}
+	}
+	return r, err
+}
+
+func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
+	tx, m := op.TxID(), op.MemberID()
+	dg := digest(op)
+	ld, err := l.store.Load(ctx, m, tx, op.docKey())
+	if err != nil {
+		return nil, fmt.Errorf("load member %d: %w", m, err)
+	}
+	if ld.Tx != nil {
+		return l.replay(ctx, tx, ld.Tx, dg)
+	}
+	a := &account{Member: m}
+	if ld.Account != nil {
+		if a, err = decodeAccount(ld.Account); err != nil {
+			return nil, fmt.Errorf("member %d: %w", m, err)
+		}
+	}
+	s := &state{p: l.p, a: a, tx: tx, at: op.Time(), docKey: op.docKey()}
+	if ld.Doc != nil {
+		if s.doc, err = decodeDoc(s.docKey, ld.Doc); err != nil {
+			return nil, fmt.Errorf("member %d document %q: %w", m, s.docKey, err)
+		}
+	}
+	firstSeq := a.Seq
+	if err := op.apply(s); err != nil {
+		return nil, err
+	}
+	r := &Receipt{Tx: tx, Member: m, Op: op.Kind(), At: op.Time(), Entries: s.entries, Events: s.events,
+		After: totals(l.p, a, op.Time())}
+	if !s.changed() {
+		l.localize(r)
+		return r, nil
+	}
+	a.Version++
+	r.Version = a.Version
+	rec := txRecord{Digest: dg, Member: m, Op: op.Kind(), At: op.Time(), Version: a.Version, FirstSeq: firstSeq,
+		Count: uint64(len(s.entries)), Events: s.events, After: r.After}
+	c := &Commit{Member: m, Tx: tx, TxRecord: rec.encode(), Account: a.encode(), FirstSeq: firstSeq}
+	if s.docOut != nil {
+		c.DocKey, c.Doc = s.docKey, s.docOut
+	}
+	c.Entries = make([][]byte, len(s.entries))
+	var w wbuf
+	for i := range s.entries {
+		w.b = make([]byte, 0, 48)
+		s.entries[i].encode(&w)
+		c.Entries[i] = w.b
+	}
+	if err := l.store.Commit(ctx, c); err != nil {
+		if errors.Is(err, ErrTxExists) {
+			// The same ID committed for another member since we looked.
+			raw, err2 := l.store.Tx(ctx, tx)
+			if err2 == nil && raw != nil {
+				return l.replay(ctx, tx, raw, dg)
+			}
+		}
+		return nil, fmt.Errorf("commit tx %q member %d: %w", tx, m, err)
+	}
+	r.Recorded = true
+	l.localize(r)
+	return r, nil
+}
+
+func decodeDoc(key string, b []byte) (any, error) {
+	switch {
+	case strings.HasPrefix(key, "o:"):
+		return decodeOrderDoc(b)
+	case strings.HasPrefix(key, "r:"):
+		return decodeRedeemDoc(b)
+	case strings.HasPrefix(key, "s:"):
+		return decodeSpendDoc(b)
+	}
+	return nil, fmt.Errorf("unknown document key %q: %w", key, errCorrupt)
+}
+
+func (l *Ledger) replay(ctx context.Context, tx string, raw []byte, dg [16]byte) (*Receipt, error) {
+	rec, err := decodeTxRecord(raw)
+	if err != nil {
+		return nil, fmt.Errorf("tx %q: %w", tx, err)
+	}
+	if rec.Digest != dg {
+		return nil, &ConflictError{Tx: tx, Member: rec.Member, Op: rec.Op}
+	}
+	return l.receiptOf(ctx, tx, rec)
+}
+
+func (l *Ledger) receiptOf(ctx context.Context, tx string, rec txRecord) (*Receipt, error) {
+	r := &Receipt{Tx: tx, Member: rec.Member, Op: rec.Op, At: rec.At, Version: rec.Version, Events: rec.Events, After: rec.After,
+		Replayed: true, Recorded: true}
+	if rec.Count > 0 {
+		for b, err := range l.store.Entries(ctx, rec.Member, rec.FirstSeq) {
+			if err != nil {
+				return nil, fmt.Errorf("tx %q entries: %w", tx, err)
+			}
+			e, err := decodeEntry(b)
+			if err != nil {
+				return nil, fmt.Errorf("tx %q member %d: %w", tx, rec.Member, err)
+			}
+			r.Entries = append(r.Entries, e)
+			if uint64(len(r.Entries)) == rec.Count {
+				break
+			}
+		}
+		if uint64(len(r.Entries)) != rec.Count {
+			return nil, fmt.Errorf("tx %q member %d: %d of %d entries found: %w", tx, rec.Member, len(r.Entries), rec.Count, errCorrupt)
+		}
+	}
+	l.localize(r)
+	return r, nil
+}
+
+// localize shows a receipt's times in the programme's zone, so a fresh
+// receipt and its replay compare equal.
+func (l *Ledger) localize(r *Receipt) {
+	in := func(t *time.Time) {
+		if !t.IsZero() {
+			*t = t.In(l.p.loc)
+		}
+	}
+	in(&r.At)
+	for i := range r.Entries {
+		in(&r.Entries[i].At)
+		in(&r.Entries[i].Expires)
+	}
+	for i := range r.Events {
+		e := &r.Events[i]
+		in(&e.At)
+		in(&e.ExpiresAt)
+		in(&e.PeriodEnd)
+	}
+}
+
+// Receipt returns the receipt of a recorded transaction, or ok false.
+func (l *Ledger) Receipt(ctx context.Context, tx string) (r *Receipt, ok bool, err error) {
+	raw, err := l.store.Tx(ctx, tx)
+	if err != nil || raw == nil {
+		return nil, false, err
+	}
+	rec, err := decodeTxRecord(raw)
+	if err != nil {
+		return nil, false, fmt.Errorf("tx %q: %w", tx, err)
+	}
+	r, err = l.receiptOf(ctx, tx, rec)
+	return r, err == nil, err
+}
+
+// Balance is a member's position at an as-of time: balances as they stand
+// once everything due by then (maturity, expiry) has happened, whether or
+// not a Settle has recorded it yet.
+type Balance struct {
+	Member uint32    `json:"member"`
+	AsOf   time.Time `json:"as_of"`
+	Totals
+	// Expiring lists the available points by expiry instant, soonest
+	// first; never-expiring points are not listed.
+	Expiring  []Expiring `json:"expiring,omitempty"`
+	TierSince time.Time  `json:"tier_since,omitzero"`
+	// Cards are the member's paid card periods, oldest first.
+	Cards []Card `json:"cards,omitempty"`
+	// Entries is the number of ledger entries so far.
+	Entries uint64 `json:"entries"`
+}
+
+// Expiring is an amount of points that expires at one instant.
+type Expiring struct {
+	At     time.Time `json:"at"`
+	Points int64     `json:"points"`
+}
+
+// Card is one paid card period.
+type Card struct {
+	Product   string    `json:"product"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Fee       int64     `json:"fee"`
+	Savings   int64     `json:"savings"`
+	Guarantee int64     `json:"guarantee,omitempty"`
+	Refunded  int64     `json:"refunded,omitempty"`
+	Status    string    `json:"status"` // active, settled, cancelled
+}
+
+// Balance returns member's balances as of asOf. A member with no account
+// has zero balances in the base tier.
+func (l *Ledger) Balance(ctx context.Context, member uint32, asOf time.Time) (Balance, error) {
+	ld, err := l.store.Load(ctx, member, "", "")
+	if err != nil {
+		return Balance{}, err
+	}
+	a := &account{Member: member}
+	if ld.Account != nil {
+		if a, err = decodeAccount(ld.Account); err != nil {
+			return Balance{}, fmt.Errorf("member %d: %w", member, err)
+		}
+	}
+	return l.balanceOf(a, asOf), nil
+}
+
+// balanceOf settles a (a private copy: nothing is written) to asOf.
+func (l *Ledger) balanceOf(a *account, asOf time.Time) Balance {
+	seq := a.Seq
+	s := &state{p: l.p, a: a, at: asOf}
+	s.settle()
+	b := Balance{Member: a.Member, AsOf: asOf.In(l.p.loc), Totals: totals(l.p, s.a, asOf), Entries: seq}
+	if !s.a.TierSince.IsZero() {
+		b.TierSince = s.a.TierSince.In(l.p.loc)
+	}
+	for _, id := range s.spendable() {
+		lt := s.lot(id)
+		if lt.ExpiresAt.IsZero() {
+			continue
+		}
+		if n := len(b.Expiring); n > 0 && b.Expiring[n-1].At.Equal(lt.ExpiresAt) {
+			b.Expiring[n-1].Points += lt.Available
+		} else {
+			b.Expiring = append(b.Expiring, Expiring{At: lt.ExpiresAt.In(l.p.loc), Points: lt.Available})
+		}
+	}
+	for _, c := range s.a.Cards {
+		b.Cards = append(b.Cards, Card{Product: c.Product, Start: c.Start.In(l.p.loc), End: c.End.In(l.p.loc),
+			Fee: c.Fee, Savings: c.Savings, Guarantee: c.Guarantee, Refunded: c.Refunded, Status: cardStatusNames[c.Status]})
+	}
+	return b
+}
+
+// Entries yields member's ledger entries in order. The walk reads
+// committed entries; entries committed while it runs may be included.
+func (l *Ledger) Entries(ctx context.Context, member uint32) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		for b, err := range l.store.Entries(ctx, member, 0) {
+			if err != nil {
+				yield(Entry{}, err)
+				return
+			}
+			e, err := decodeEntry(b)
+			if err != nil {
+				yield(Entry{}, fmt.Errorf("member %d: %w", member, err))
+				return
+			}
+			e.At = e.At.In(l.p.loc)
+			if !e.Expires.IsZero() {
+				e.Expires = e.Expires.In(l.p.loc)
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Members yields the IDs of members with an account, in increasing order.
+func (l *Ledger) Members(ctx context.Context) iter.Seq2[uint32, error] {
+	return func(yield func(uint32, error) bool) {
+		for r, err := range l.store.Accounts(ctx) {
+			if !yield(r.Member, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// RunSummary reports a run over all members.
+type RunSummary struct {
+	Members int // accounts visited
+	Changed int // operations recorded
+	Events  int
+	// Failed holds one error per member that could not be processed; the
+	// run carries on with the others.
+	Failed []error
+}
+
+// SettleAll applies Settle at asOf to every member (expiry, maturity,
+// notices, card guarantees). Each member's settlement is its own
+// transaction "settle/<member>/<asOf>", so running it again for the same
+// asOf, or after a crash part-way, changes nothing twice.
+func (l *Ledger) SettleAll(ctx context.Context, asOf time.Time) (RunSummary, error) {
+	return l.runAll(ctx, func(m uint32) Op { return Settle{Member: m, At: asOf} })
+}
+
+// EvaluateAll applies Evaluate at asOf to every member (tier review).
+func (l *Ledger) EvaluateAll(ctx context.Context, asOf time.Time) (RunSummary, error) {
+	return l.runAll(ctx, func(m uint32) Op { return Evaluate{Member: m, At: asOf} })
+}
+
+func (l *Ledger) runAll(ctx context.Context, op func(uint32) Op) (RunSummary, error) {
+	var sum RunSummary
+	for m, err := range l.Members(ctx) {
+		if err != nil {
+			return sum, err
+		}
+		sum.Members++
+		r, err := l.Apply(ctx, op(m))
+		if err != nil {
+			if ctx.Err() != nil {
+				return sum, ctx.Err()
+			}
+			sum.Failed = append(sum.Failed, err)
+			continue
+		}
+		if r.Recorded && !r.Replayed {
+			sum.Changed++
+			sum.Events += len(r.Events)
+		}
+	}
+	return sum, nil
+}

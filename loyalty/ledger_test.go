@@ -1,0 +1,90 @@
+package loyalty
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSettleAllAndEvaluateAll(t *testing.T) {
+	c := tierConfig(DowngradeToSupported, 0)
+	c.Expiry = ExpiryPolicy{Months: 1, EndOf: EndOfMonth}
+	l := newTestLedger(t, c)
+	ctx := context.Background()
+	// Three members earn in January 2025 (expiry 2025-03-01 00:00); member
+	// 3 reaches gold (1500 yuan).
+	mustApply(t, l, order("a", 1, sh("2025-01-10"), "a", line("otc", 10000)))
+	mustApply(t, l, order("b", 2, sh("2025-01-11"), "b", line("otc", 20000)))
+	mustApply(t, l, order("c", 3, sh("2025-01-12"), "c", line("otc", 150000)))
+
+	sum, err := l.SettleAll(ctx, sh("2025-03-01"))
+	require.NoError(t, err)
+	assert.Equal(t, RunSummary{Members: 3, Changed: 3}, sum)
+	for m := uint32(1); m <= 3; m++ {
+		assert.Equal(t, int64(0), balanceAt(t, l, m, sh("2025-03-01")).Available)
+	}
+	// The same as-of again: every settlement is a replay.
+	sum, err = l.SettleAll(ctx, sh("2025-03-01"))
+	require.NoError(t, err)
+	assert.Equal(t, RunSummary{Members: 3}, sum)
+
+	// 2026-02-01: the 12 months ending 2026-01-31 start 2025-02-01, so
+	// member 3's growth is 0 and they go back to silver.
+	sum, err = l.EvaluateAll(ctx, sh("2026-02-01"))
+	require.NoError(t, err)
+	assert.Equal(t, RunSummary{Members: 3, Changed: 1, Events: 1}, sum)
+	assert.Equal(t, "silver", balanceAt(t, l, 3, sh("2026-02-01")).Tier)
+	requireAudit(t, l)
+}
+
+// TestAuditCatchesTampering: the audit is only worth something if it
+// fails on a ledger that does not add up.
+func TestAuditCatchesTampering(t *testing.T) {
+	setup := func() (*Ledger, *MemStore) {
+		p, err := NewProgram(baseConfig())
+		require.NoError(t, err)
+		s := NewMemStore()
+		l := NewLedger(p, s, nil)
+		mustApply(t, l, order("a", 1, sh("2025-01-10"), "a", line("otc", 10000)))
+		mustApply(t, l, Redeem{Tx: "r", Member: 1, At: sh("2025-01-11"), Points: 30})
+		requireAudit(t, l)
+		return l, s
+	}
+	problems := func(l *Ledger) []string {
+		rep, err := l.Audit(context.Background())
+		require.NoError(t, err)
+		return rep.Problems
+	}
+
+	l, s := setup()
+	a, err := decodeAccount(s.accounts[1].state)
+	require.NoError(t, err)
+	a.Lots[0].Available += 5
+	s.accounts[1].state = a.encode()
+	assert.NotEmpty(t, problems(l), "balance edited without an entry")
+
+	l, s = setup()
+	s.accounts[1].entries = s.accounts[1].entries[:len(s.accounts[1].entries)-1]
+	assert.NotEmpty(t, problems(l), "an operation's last entry lost")
+
+	l, s = setup()
+	delete(s.txs, "r")
+	assert.NotEmpty(t, problems(l), "entries without their transaction")
+
+	l, s = setup()
+	s.accounts[1].state = []byte{tagAccount, 0xff}
+	assert.NotEmpty(t, problems(l), "corrupt account")
+}
+
+func TestReceiptLookup(t *testing.T) {
+	l := newTestLedger(t, baseConfig())
+	r := mustApply(t, l, order("a", 1, sh("2025-01-10"), "a", line("otc", 10000)))
+	got, ok, err := l.Receipt(context.Background(), "a")
+	require.NoError(t, err)
+	require.True(t, ok)
+	r.Replayed = true
+	assert.Equal(t, r, got)
+	assert.Equal(t, uint64(1), got.Version)
+}

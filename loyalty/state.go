@@ -1,0 +1,388 @@
+package loyalty
+
+import (
+	"math/bits"
+	"time"
+)
+
+// lot is a batch of points earned together: they mature, expire and are
+// spent together. Its counters always satisfy
+// Earned = Pending + Available + Spent + Expired + Reversed + ClawedOut.
+type lot struct {
+	ID          uint32
+	Tx          string // the transaction that created it
+	Ref         string // its order ID or adjustment reason
+	EarnedAt    time.Time
+	AvailableAt time.Time
+	ExpiresAt   time.Time // zero: never
+	Earned      int64
+	Pending     int64
+	Available   int64
+	Spent       int64 // net of restores
+	Expired     int64
+	Reversed    int64 // taken back from this lot because its order was refunded
+	ClawedOut   int64 // taken from this lot to cover another lot's reversal or debt
+	Clawed      int64 // of this lot's spent points, how many were recovered from other lots
+	Notified    bool  // expiry notice raised
+}
+
+func (l *lot) expiredAt(t time.Time) bool { return !l.ExpiresAt.IsZero() && !l.ExpiresAt.After(t) }
+
+// growthDay is the growth value counted on one civil day.
+type growthDay struct {
+	Day   day
+	Value int64
+}
+
+// Card period statuses.
+const (
+	cardActive    uint8 = 1
+	cardSettled   uint8 = 2
+	cardCancelled uint8 = 3
+)
+
+var cardStatusNames = [...]string{"", "active", "settled", "cancelled"}
+
+type cardPeriod struct {
+	Product   string
+	Tx        string
+	Start     time.Time
+	End       time.Time
+	Fee       int64
+	Savings   int64
+	Guarantee int64 // refunded at or after settlement
+	Refunded  int64 // refunded on cancellation
+	Status    uint8
+}
+
+// account is the whole mutable state of one member, rewritten by every
+// operation on them.
+type account struct {
+	Member    uint32
+	Version   uint64 // operations recorded so far
+	Seq       uint64 // entries written so far
+	Lots      []lot  // Lots[i].ID == i+1
+	Debt      int64
+	Lifetime  int64
+	Tier      string
+	TierSince time.Time
+	Growth    []growthDay // ascending by day
+	Cards     []cardPeriod
+	Principal int64
+	Bonus     int64
+}
+
+func (a *account) encode() []byte {
+	w := wbuf{b: make([]byte, 0, 64+48*len(a.Lots)+8*len(a.Growth))}
+	w.byte(tagAccount)
+	w.uint(uint64(a.Member))
+	w.uint(a.Version)
+	w.uint(a.Seq)
+	w.uint(uint64(len(a.Lots)))
+	for i := range a.Lots {
+		l := &a.Lots[i]
+		w.uint(uint64(l.ID))
+		w.str(l.Tx)
+		w.str(l.Ref)
+		w.time(l.EarnedAt)
+		w.time(l.AvailableAt)
+		w.time(l.ExpiresAt)
+		w.int(l.Earned)
+		w.int(l.Pending)
+		w.int(l.Available)
+		w.int(l.Spent)
+		w.int(l.Expired)
+		w.int(l.Reversed)
+		w.int(l.ClawedOut)
+		w.int(l.Clawed)
+		w.bool(l.Notified)
+	}
+	w.int(a.Debt)
+	w.int(a.Lifetime)
+	w.str(a.Tier)
+	w.time(a.TierSince)
+	w.uint(uint64(len(a.Growth)))
+	for _, g := range a.Growth {
+		w.int(int64(g.Day))
+		w.int(g.Value)
+	}
+	w.uint(uint64(len(a.Cards)))
+	for _, c := range a.Cards {
+		w.str(c.Product)
+		w.str(c.Tx)
+		w.time(c.Start)
+		w.time(c.End)
+		w.int(c.Fee)
+		w.int(c.Savings)
+		w.int(c.Guarantee)
+		w.int(c.Refunded)
+		w.byte(c.Status)
+	}
+	w.int(a.Principal)
+	w.int(a.Bonus)
+	return w.b
+}
+
+func decodeAccount(b []byte) (*account, error) {
+	r := rbuf{b: b}
+	a := &account{}
+	r.tag(tagAccount, "account")
+	a.Member = r.uint32()
+	a.Version = r.uint()
+	a.Seq = r.uint()
+	if n := r.count(); n > 0 {
+		a.Lots = make([]lot, n)
+		for i := range a.Lots {
+			l := &a.Lots[i]
+			l.ID = r.uint32()
+			l.Tx = r.str()
+			l.Ref = r.str()
+			l.EarnedAt = r.time()
+			l.AvailableAt = r.time()
+			l.ExpiresAt = r.time()
+			l.Earned = r.int()
+			l.Pending = r.int()
+			l.Available = r.int()
+			l.Spent = r.int()
+			l.Expired = r.int()
+			l.Reversed = r.int()
+			l.ClawedOut = r.int()
+			l.Clawed = r.int()
+			l.Notified = r.bool()
+			if r.err == nil && l.ID != uint32(i+1) {
+				r.fail("lot IDs out of sequence")
+			}
+		}
+	}
+	a.Debt = r.int()
+	a.Lifetime = r.int()
+	a.Tier = r.str()
+	a.TierSince = r.time()
+	if n := r.count(); n > 0 {
+		a.Growth = make([]growthDay, n)
+		for i := range a.Growth {
+			a.Growth[i] = growthDay{Day: day(r.int32()), Value: r.int()}
+		}
+	}
+	if n := r.count(); n > 0 {
+		a.Cards = make([]cardPeriod, n)
+		for i := range a.Cards {
+			c := &a.Cards[i]
+			c.Product = r.str()
+			c.Tx = r.str()
+			c.Start = r.time()
+			c.End = r.time()
+			c.Fee = r.int()
+			c.Savings = r.int()
+			c.Guarantee = r.int()
+			c.Refunded = r.int()
+			c.Status = r.byte()
+			if r.err == nil && (c.Status < cardActive || c.Status > cardCancelled) {
+				r.fail("bad card status")
+			}
+		}
+	}
+	a.Principal = r.int()
+	a.Bonus = r.int()
+	return a, r.done("account")
+}
+
+// alloc records points taken from one lot, so a refund can put them back.
+type alloc struct {
+	Lot      uint32
+	Points   int64
+	Restored int64
+}
+
+func encodeAllocs(w *wbuf, as []alloc) {
+	w.uint(uint64(len(as)))
+	for _, a := range as {
+		w.uint(uint64(a.Lot))
+		w.int(a.Points)
+		w.int(a.Restored)
+	}
+}
+
+func decodeAllocs(r *rbuf) []alloc {
+	n := r.count()
+	if n == 0 {
+		return nil
+	}
+	as := make([]alloc, n)
+	for i := range as {
+		as[i] = alloc{Lot: r.uint32(), Points: r.int(), Restored: r.int()}
+	}
+	return as
+}
+
+// catLine is an order's paid amount in one category and the exact rate it
+// earned at ("" when the category was excluded), so refunds recompute the
+// points of what is left with the rules the order was placed under.
+type catLine struct {
+	Category string
+	Paid     int64
+	Refunded int64
+	Rate     string
+}
+
+// orderDoc is what a refund needs to know about its order.
+type orderDoc struct {
+	OrderID string
+	Tx      string
+	At      time.Time
+	Day     day
+	PPY     int64 // points per yuan when placed
+	Cats    []catLine
+	Lot     uint32 // 0 if it earned nothing
+	Earned  int64
+	// Reversed points so far: Earned minus what the unrefunded lines earn.
+	Reversed        int64
+	GrowthPerYuan   int64
+	Growth          int64
+	GrowthReversed  int64
+	GrowthOrder     int64 // the per-order part, reversed on a full refund
+	PointsUsed      int64
+	Allocs          []alloc
+	Savings         int64
+	SavingsRefunded int64
+	Card            int32 // card period credited with the savings, −1 none
+}
+
+func (d *orderDoc) encode() []byte {
+	w := wbuf{b: make([]byte, 0, 128)}
+	w.byte(tagOrderDoc)
+	w.str(d.OrderID)
+	w.str(d.Tx)
+	w.time(d.At)
+	w.int(int64(d.Day))
+	w.int(d.PPY)
+	w.uint(uint64(len(d.Cats)))
+	for _, c := range d.Cats {
+		w.str(c.Category)
+		w.int(c.Paid)
+		w.int(c.Refunded)
+		w.str(c.Rate)
+	}
+	w.uint(uint64(d.Lot))
+	w.int(d.Earned)
+	w.int(d.Reversed)
+	w.int(d.GrowthPerYuan)
+	w.int(d.Growth)
+	w.int(d.GrowthReversed)
+	w.int(d.GrowthOrder)
+	w.int(d.PointsUsed)
+	encodeAllocs(&w, d.Allocs)
+	w.int(d.Savings)
+	w.int(d.SavingsRefunded)
+	w.int(int64(d.Card))
+	return w.b
+}
+
+func decodeOrderDoc(b []byte) (*orderDoc, error) {
+	r := rbuf{b: b}
+	d := &orderDoc{}
+	r.tag(tagOrderDoc, "order")
+	d.OrderID = r.str()
+	d.Tx = r.str()
+	d.At = r.time()
+	d.Day = day(r.int32())
+	d.PPY = r.int()
+	if n := r.count(); n > 0 {
+		d.Cats = make([]catLine, n)
+		for i := range d.Cats {
+			d.Cats[i] = catLine{Category: r.str(), Paid: r.int(), Refunded: r.int(), Rate: r.str()}
+		}
+	}
+	d.Lot = r.uint32()
+	d.Earned = r.int()
+	d.Reversed = r.int()
+	d.GrowthPerYuan = r.int()
+	d.Growth = r.int()
+	d.GrowthReversed = r.int()
+	d.GrowthOrder = r.int()
+	d.PointsUsed = r.int()
+	d.Allocs = decodeAllocs(&r)
+	d.Savings = r.int()
+	d.SavingsRefunded = r.int()
+	d.Card = r.int32()
+	return d, r.done("order")
+}
+
+// redeemDoc is a standalone redemption, kept so it can be reversed.
+type redeemDoc struct {
+	Tx       string
+	Points   int64
+	Allocs   []alloc
+	Reversed bool
+}
+
+func (d *redeemDoc) encode() []byte {
+	w := wbuf{}
+	w.byte(tagRedeem)
+	w.str(d.Tx)
+	w.int(d.Points)
+	encodeAllocs(&w, d.Allocs)
+	w.bool(d.Reversed)
+	return w.b
+}
+
+func decodeRedeemDoc(b []byte) (*redeemDoc, error) {
+	r := rbuf{b: b}
+	d := &redeemDoc{}
+	r.tag(tagRedeem, "redemption")
+	d.Tx = r.str()
+	d.Points = r.int()
+	d.Allocs = decodeAllocs(&r)
+	d.Reversed = r.bool()
+	return d, r.done("redemption")
+}
+
+// spendDoc is a stored-value spend, kept so it can be refunded.
+type spendDoc struct {
+	Tx        string
+	Amount    int64
+	Principal int64
+	Bonus     int64
+	Refunded  int64
+	RefundedP int64
+	RefundedB int64
+}
+
+func (d *spendDoc) encode() []byte {
+	w := wbuf{}
+	w.byte(tagSpendDoc)
+	w.str(d.Tx)
+	w.int(d.Amount)
+	w.int(d.Principal)
+	w.int(d.Bonus)
+	w.int(d.Refunded)
+	w.int(d.RefundedP)
+	w.int(d.RefundedB)
+	return w.b
+}
+
+func decodeSpendDoc(b []byte) (*spendDoc, error) {
+	r := rbuf{b: b}
+	d := &spendDoc{}
+	r.tag(tagSpendDoc, "spend")
+	d.Tx = r.str()
+	d.Amount = r.int()
+	d.Principal = r.int()
+	d.Bonus = r.int()
+	d.Refunded = r.int()
+	d.RefundedP = r.int()
+	d.RefundedB = r.int()
+	return d, r.done("spend")
+}
+
+// mulDiv returns floor(a × b / c) for 0 ≤ a ≤ c, 0 ≤ b, without
+// overflowing the product: a ≤ c keeps the quotient ≤ b.
+func mulDiv(a, b, c int64) int64 {
+	if c <= 0 || a <= 0 || b <= 0 {
+		return 0
+	}
+	a = min(a, c) // callers guarantee it; clamping keeps Div64 from panicking
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	q, _ := bits.Div64(hi, lo, uint64(c))
+	return int64(q)
+}
