@@ -428,3 +428,25 @@ func TestHeapSampler(t *testing.T) {
 	assert.GreaterOrEqual(t, peak-base, int64(64<<20))
 	assert.Equal(t, byte(1), buf[len(buf)-1])
 }
+
+func TestRunnerPerRun(t *testing.T) {
+	calls := 0
+	r := NewRunner(Options{Runs: 4, MinRunTime: time.Hour}, nil)
+	require.Equal(t, 5, r.MaxRuns())
+	err := r.Run(context.Background(), Case{Suite: "s", Name: "tx", Members: 10, Impls: []Impl{{
+		Name: "cdpkit", PerRun: 250,
+		Run: func(context.Context) (Answer, error) {
+			calls++
+			time.Sleep(time.Millisecond)
+			return Answer{Count: 250}, nil
+		},
+	}}})
+	require.NoError(t, err)
+	assert.Equal(t, 5, calls, "a batch is never repeated within a run, whatever MinRunTime says")
+	res := r.Results()
+	require.Len(t, res, 1)
+	assert.Equal(t, 250, res[0].Ops)
+	assert.Equal(t, 4, res[0].Runs)
+	// At least a millisecond per 250 operations.
+	assert.GreaterOrEqual(t, res[0].MinNS, int64(time.Millisecond)/250)
+}

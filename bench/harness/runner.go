@@ -43,6 +43,11 @@ type Impl struct {
 	// behind a count, say) without being timed; Run's answer is checked
 	// otherwise. It is called once, after the warm-up run.
 	Full func(ctx context.Context) (Answer, error)
+	// PerRun, when above zero, is the number of operations one call of Run
+	// performs (the transactions of a batch, say): times are reported per
+	// operation, and Run is never repeated within a timed run, since such a
+	// batch is usually consumed by running it.
+	PerRun int
 }
 
 // Case is one piece of work done by several implementations on the same
@@ -143,6 +148,17 @@ func NewRunner(opt Options, emit func(Result)) *Runner {
 
 // Results returns every result so far in the order measured.
 func (r *Runner) Results() []Result { return slices.Clone(r.results) }
+
+// MaxRuns returns the most calls of Run an implementation with PerRun set
+// can get in a case: the warm-up and the timed runs. A case whose Run
+// consumes data (transactions that may not be replayed) prepares this many
+// batches.
+func (r *Runner) MaxRuns() int {
+	if r.opt.Runs > 0 {
+		return 1 + r.opt.Runs
+	}
+	return 1 + r.opt.MaxRuns
+}
 
 // Failures returns the mismatches and implementation errors so far. A run
 // with failures must exit non-zero.
@@ -256,6 +272,9 @@ func (r *Runner) Run(ctx context.Context, c Case) error {
 		}
 		ct := &contender{Impl: im}
 		ct.ops, ct.runs = r.plan(warm)
+		if im.PerRun > 0 {
+			ct.ops = 1
+		}
 		cs = append(cs, ct)
 	}
 
@@ -336,15 +355,16 @@ func (r *Runner) timed(ctx context.Context, c Case, ct *contender, count int64) 
 }
 
 func summarize(c Case, ct *contender) Result {
+	ops := ct.ops * max(ct.PerRun, 1)
 	per := make([]int64, len(ct.times))
 	for i, t := range ct.times {
-		per[i] = t.Nanoseconds() / int64(ct.ops)
+		per[i] = t.Nanoseconds() / int64(ops)
 	}
 	sort.Slice(per, func(i, j int) bool { return per[i] < per[j] })
 	return Result{
 		Suite: c.Suite, Case: c.Name, Members: c.Members, Impl: ct.Name,
 		MedianNS: median(per), MinNS: per[0], MaxNS: per[len(per)-1],
-		Runs: len(per), Ops: ct.ops, Bytes: max(ct.peak, 0),
+		Runs: len(per), Ops: ops, Bytes: max(ct.peak, 0),
 	}
 }
 

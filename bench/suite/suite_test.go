@@ -70,7 +70,7 @@ func TestSuites(t *testing.T) {
 		"tags":     {"rule_eval": {"exprlang", "celmap", "closure"}},
 		"identity": {"load": {"duckdb"}, "resolve": {"unionfind", "duckdb"}},
 		"rfm":      {"load": {"duckdb"}, "rfm_scores": {"duckdb"}},
-		"loyalty":  {},
+		"loyalty":  {"durable_tx": {"cdpkit"}, "memory_tx": {"cdpkit"}},
 	}
 	for _, s := range All() {
 		t.Run(s.Name, func(t *testing.T) {
