@@ -208,12 +208,7 @@ func runRFM(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	var impls []harness.Impl
-	if cdp := newRFMCdpkit(); cdp != nil {
-		impls = append(impls, cdp.scoresImpl(d))
-	} else {
-		env.Progress.Note("rfm: cdpkit side pending (the rfm package is not on main yet)")
-	}
+	impls := []harness.Impl{rfmCdpkitImpl(d)}
 	if loaded["duckdb"] {
 		impls = append(impls, duckRFMImpl(db, d, off))
 	}

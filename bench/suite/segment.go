@@ -314,15 +314,10 @@ func runSegment(ctx context.Context, env *Env) error {
 	defer db.Close()
 	floor := &memfloor{}
 	cdp := newSegCdpkit()
-	var loads []harness.Load
-	if cdp != nil {
-		loads = append(loads, harness.Load{Impl: harness.Reference, Run: func(ctx context.Context) (harness.Answer, error) {
-			n, err := cdp.load(ctx, env, d)
-			return harness.Answer{Count: n}, err
-		}})
-	} else {
-		env.Progress.Note("segment: cdpkit side pending (the segment package is not on main yet)")
-	}
+	loads := []harness.Load{{Impl: harness.Reference, Run: func(ctx context.Context) (harness.Answer, error) {
+		n, err := cdp.load(ctx, env, d)
+		return harness.Answer{Count: n}, err
+	}, Held: cdp.held}}
 	loads = append(loads,
 		harness.Load{Impl: "duckdb", Run: func(ctx context.Context) (harness.Answer, error) {
 			if err := loadDuckSegment(ctx, env, db, d); err != nil {
@@ -354,7 +349,7 @@ func runSegment(ctx context.Context, env *Env) error {
 		return out
 	}
 	cases := []harness.Case{
-		{Name: "and2_count", Impls: impls(cdp.countImpl(and2Expr),
+		{Name: "and2_count", Impls: impls(cdp.countImpl(and2Plan),
 			harness.Impl{
 				Name: "memfloor",
 				Run:  func(context.Context) (harness.Answer, error) { return harness.Answer{Count: floor.count()}, nil },
@@ -365,8 +360,8 @@ func runSegment(ctx context.Context, env *Env) error {
 			},
 			scanCountImpl(d.n, d.and2Count, d.and2),
 			duckCountImpl(db, and2SQL))},
-		{Name: "expr10_count", Impls: impls(cdp.countImpl(expr10Expr), duckCountImpl(db, expr10SQL), scanCountImpl(d.n, d.expr10Count, d.expr10))},
-		{Name: "bsi_range_count", Impls: impls(cdp.countImpl(bsiExpr), duckCountImpl(db, bsiSQL), scanCountImpl(d.n, d.rangeCount, d.inRange))},
+		{Name: "expr10_count", Impls: impls(cdp.countImpl(expr10Plan), duckCountImpl(db, expr10SQL), scanCountImpl(d.n, d.expr10Count, d.expr10))},
+		{Name: "bsi_range_count", Impls: impls(cdp.countImpl(bsiPlan), duckCountImpl(db, bsiSQL), scanCountImpl(d.n, d.rangeCount, d.inRange))},
 	}
 	for _, c := range cases {
 		c.Suite, c.Members = "segment", d.n

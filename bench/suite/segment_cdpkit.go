@@ -2,16 +2,89 @@ package suite
 
 import (
 	"context"
+	"slices"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cdpkit/cdpkit/bench/harness"
+	"github.com/cdpkit/cdpkit/segment"
 )
 
-// segCdpkit is cdpkit's side of the segment suite.
-type segCdpkit struct{}
+// segCdpkit is cdpkit's side of the segment suite: a segment.Index loaded
+// through the bulk paths and queried through plans.
+type segCdpkit struct {
+	ix *segment.Index
+}
 
-// newSegCdpkit returns nil while the segment package is not on main.
-func newSegCdpkit() *segCdpkit { return nil }
+func newSegCdpkit() *segCdpkit { return &segCdpkit{} }
 
-func (c *segCdpkit) load(ctx context.Context, env *Env, d *segData) (int64, error) { return 0, nil }
+// load builds the index from the generated columns: every member in the
+// universe (so negations count members without tags), a tag per boolean
+// column from its bit words, spend_365d and age as bit-sliced integers.
+func (c *segCdpkit) load(_ context.Context, _ *Env, d *segData) (int64, error) {
+	c.ix = segment.New(nil)
+	err := c.ix.Update(func(tx *segment.Tx) error {
+		if err := tx.AddMemberRange(0, uint32(d.n)); err != nil {
+			return err
+		}
+		for j, t := range segTags {
+			if err := tx.Declare(t.name, segment.KindTag); err != nil {
+				return err
+			}
+			if err := tx.ReplaceTagWords(t.name, words(d.cols[j])); err != nil {
+				return err
+			}
+		}
+		for name, col := range map[string][]int64{"spend_365d": d.spend, "age": d.age} {
+			if err := tx.Declare(name, segment.KindInt); err != nil {
+				return err
+			}
+			if err := tx.ReplaceIntColumn(name, col, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int64(c.ix.View().MemberCount()), nil
+}
 
-func (c *segCdpkit) countImpl(expr string) harness.Impl { return harness.Impl{Name: harness.Reference} }
+// held is the memory the index's bitmaps hold, by the index's own estimate.
+func (c *segCdpkit) held() int64 { return int64(c.ix.View().MemoryBytes()) }
+
+// The cases' expressions as plans.
+var (
+	and2Plan   = segment.And(segment.Tag("female"), segment.Tag("age_50plus"))
+	expr10Plan = segment.And(
+		segment.Or(segment.Tag("hypertension"), segment.Tag("diabetes"), segment.Tag("hyperlipidemia")),
+		segment.Tag("ch_wechat"),
+		segment.Not(segment.Tag("lapsed")),
+		segment.Or(segment.Tag("female"), segment.Tag("age_60plus")),
+		segment.Not(segment.Tag("ch_taobao")),
+		segment.Or(segment.Tag("city_top5"), segment.Tag("ch_meituan")),
+		segment.Not(segment.Tag("copd")),
+	)
+	bsiPlan = segment.Between("spend_365d", spendLo, spendHi)
+)
+
+func (c *segCdpkit) countImpl(p *segment.Plan) harness.Impl {
+	return harness.Impl{
+		Name: harness.Reference,
+		Run: func(context.Context) (harness.Answer, error) {
+			n, err := c.ix.View().Count(p)
+			return harness.Answer{Count: int64(n)}, err
+		},
+		Full: func(context.Context) (harness.Answer, error) {
+			bm, err := c.ix.View().Bitmap(p)
+			if err != nil {
+				return harness.Answer{}, err
+			}
+			ids := slices.Collect(roaring.Values(bm))
+			if ids == nil {
+				ids = []uint32{}
+			}
+			return harness.Answer{Count: int64(len(ids)), Members: ids}, nil
+		},
+	}
+}

@@ -62,14 +62,14 @@ func impls(rs []harness.Result, cas string) []string {
 func TestSuites(t *testing.T) {
 	want := map[string]map[string][]string{
 		"segment": {
-			"load":            {"duckdb", "memfloor"},
-			"and2_count":      {"memfloor", "scan", "duckdb"},
-			"expr10_count":    {"duckdb", "scan"},
-			"bsi_range_count": {"duckdb", "scan"},
+			"load":            {"cdpkit", "duckdb", "memfloor"},
+			"and2_count":      {"cdpkit", "memfloor", "scan", "duckdb"},
+			"expr10_count":    {"cdpkit", "duckdb", "scan"},
+			"bsi_range_count": {"cdpkit", "duckdb", "scan"},
 		},
 		"tags":     {"rule_eval": {"exprlang", "celmap", "closure"}},
 		"identity": {"load": {"duckdb"}, "resolve": {"unionfind", "duckdb"}},
-		"rfm":      {"load": {"duckdb"}, "rfm_scores": {"duckdb"}},
+		"rfm":      {"load": {"duckdb"}, "rfm_scores": {"cdpkit", "duckdb"}},
 		"loyalty":  {"durable_tx": {"cdpkit"}, "memory_tx": {"cdpkit"}},
 	}
 	for _, s := range All() {
