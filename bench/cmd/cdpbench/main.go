@@ -105,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.json {
 		tableOut = stderr
 	}
-	if len(results) > 0 && (!cfg.json || !cfg.quiet) {
+	if len(results) > 0 {
 		fmt.Fprintln(tableOut)
 		if err := harness.WriteTable(tableOut, results); err != nil {
 			fmt.Fprintf(stderr, "cdpbench: %v\n", err)
