@@ -49,6 +49,109 @@ func ruleClosure(r *tagRecord) bool {
 	return r.Channel == "wechat" || slices.Contains(r.Channels, "meituan")
 }
 
+// manualTag is a tag the host sets from its own data (a diagnosis, the
+// channels a member uses), imported into the index for rules to combine.
+type manualTag struct {
+	name string
+	has  func(r *tagRecord) bool
+}
+
+var manualTags = []manualTag{
+	{"cond_hypertension", func(r *tagRecord) bool { return slices.Contains(r.Conditions, "hypertension") }},
+	{"cond_diabetes", func(r *tagRecord) bool { return slices.Contains(r.Conditions, "diabetes") }},
+	{"cond_hyperlipidemia", func(r *tagRecord) bool { return slices.Contains(r.Conditions, "hyperlipidemia") }},
+	{"cond_copd", func(r *tagRecord) bool { return slices.Contains(r.Conditions, "copd") }},
+	{"uses_wechat", func(r *tagRecord) bool { return slices.Contains(r.Channels, "wechat") }},
+	{"uses_meituan", func(r *tagRecord) bool { return slices.Contains(r.Channels, "meituan") }},
+	{"uses_taobao", func(r *tagRecord) bool { return slices.Contains(r.Channels, "taobao") }},
+	{"is_lapsed", func(r *tagRecord) bool { return r.Lapsed }},
+}
+
+// refreshRule is one of refresh20's tags: its CEL rule, whose leaves are
+// indexed fields and manual tags so that it pushes down, and the same rule
+// by hand for the closure peer.
+type refreshRule struct {
+	name, rule string
+	fn         func(r *tagRecord) bool
+}
+
+func tier1(city string) bool {
+	switch city {
+	case "上海", "北京", "广州", "深圳":
+		return true
+	}
+	return false
+}
+
+// refreshRules are twenty tags a pharmacy chain's CRM team would keep:
+// age and value bands, places and channels, chronic patients by value.
+var refreshRules = []refreshRule{
+	{"senior", `age >= 60`, func(r *tagRecord) bool { return r.Age >= 60 }},
+	{"young_adult", `age >= 18 && age < 35`, func(r *tagRecord) bool { return r.Age >= 18 && r.Age < 35 }},
+	{"high_value", `spend_365d >= 200000`, func(r *tagRecord) bool { return r.Spend365d >= 200000 }},
+	{"mid_value", `spend_365d >= 50000 && spend_365d < 200000`, func(r *tagRecord) bool { return r.Spend365d >= 50000 && r.Spend365d < 200000 }},
+	{"low_value", `spend_365d < 50000`, func(r *tagRecord) bool { return r.Spend365d < 50000 }},
+	{"female_senior", `gender == "F" && age >= 60`, func(r *tagRecord) bool { return r.Gender == "F" && r.Age >= 60 }},
+	{"tier1_city", `city in ["上海", "北京", "广州", "深圳"]`, func(r *tagRecord) bool { return tier1(r.City) }},
+	{"chongqing", `city == "重庆"`, func(r *tagRecord) bool { return r.City == "重庆" }},
+	{"joined_wechat", `channel == "wechat"`, func(r *tagRecord) bool { return r.Channel == "wechat" }},
+	{"joined_store", `channel == "store"`, func(r *tagRecord) bool { return r.Channel == "store" }},
+	{"diabetic_senior", `has_tag("cond_diabetes") && age >= 60`, func(r *tagRecord) bool { return slices.Contains(r.Conditions, "diabetes") && r.Age >= 60 }},
+	{"cardio_risk", `has_tag("cond_hypertension") && has_tag("cond_hyperlipidemia")`, func(r *tagRecord) bool {
+		return slices.Contains(r.Conditions, "hypertension") && slices.Contains(r.Conditions, "hyperlipidemia")
+	}},
+	{"chronic_any", `has_tag("cond_hypertension") || has_tag("cond_diabetes") || has_tag("cond_hyperlipidemia") || has_tag("cond_copd")`,
+		func(r *tagRecord) bool {
+			return slices.Contains(r.Conditions, "hypertension") || slices.Contains(r.Conditions, "diabetes") || slices.Contains(r.Conditions, "hyperlipidemia") || slices.Contains(r.Conditions, "copd")
+		}},
+	{"copd_active", `has_tag("cond_copd") && !has_tag("is_lapsed")`, func(r *tagRecord) bool { return slices.Contains(r.Conditions, "copd") && !r.Lapsed }},
+	{"o2o_female", `has_tag("uses_meituan") && gender == "F"`, func(r *tagRecord) bool { return slices.Contains(r.Channels, "meituan") && r.Gender == "F" }},
+	{"winback", `has_tag("is_lapsed") && spend_365d >= 100000`, func(r *tagRecord) bool { return r.Lapsed && r.Spend365d >= 100000 }},
+	{"online_vip", `(has_tag("uses_wechat") || has_tag("uses_taobao")) && spend_365d >= 150000`, func(r *tagRecord) bool {
+		return (slices.Contains(r.Channels, "wechat") || slices.Contains(r.Channels, "taobao")) && r.Spend365d >= 150000
+	}},
+	{"tier1_chronic", `city in ["上海", "北京", "广州", "深圳"] && (has_tag("cond_diabetes") || has_tag("cond_hypertension"))`,
+		func(r *tagRecord) bool {
+			return tier1(r.City) && (slices.Contains(r.Conditions, "diabetes") || slices.Contains(r.Conditions, "hypertension"))
+		}},
+	{"prime_male", `gender == "M" && age >= 45 && age < 65 && spend_365d >= 100000`, func(r *tagRecord) bool {
+		return r.Gender == "M" && r.Age >= 45 && r.Age < 65 && r.Spend365d >= 100000
+	}},
+	{"young_wechat", `has_tag("uses_wechat") && !has_tag("uses_taobao") && age < 40`, func(r *tagRecord) bool {
+		return slices.Contains(r.Channels, "wechat") && !slices.Contains(r.Channels, "taobao") && r.Age < 40
+	}},
+}
+
+// refreshClosure is refresh20 by hand: every rule for every member, the
+// answer a bit mask per member.
+func refreshClosureImpl(d *tagData) harness.Impl {
+	run := func(full bool) harness.Answer {
+		var ans harness.Answer
+		if full {
+			ans.Values = make([]int64, len(d.recs))
+		}
+		for i := range d.recs {
+			r := &d.recs[i]
+			var mask int64
+			for b, rule := range refreshRules {
+				if rule.fn(r) {
+					mask |= 1 << b
+					ans.Count++
+				}
+			}
+			if full {
+				ans.Values[i] = mask
+			}
+		}
+		return ans
+	}
+	return harness.Impl{
+		Name: "closure",
+		Run:  func(context.Context) (harness.Answer, error) { return run(false), nil },
+		Full: func(context.Context) (harness.Answer, error) { return run(true), nil },
+	}
+}
+
 // tagData is the tags suite's members.
 type tagData struct {
 	recs []tagRecord
