@@ -381,10 +381,12 @@ func TestMarkdown(t *testing.T) {
 		Goals:   []Goal{{Suite: "segment", Case: "expr10_count", Peer: "duckdb", MinRatio: 20, Text: "≥ 20× faster than DuckDB"}},
 		Cases:   []CaseDoc{{Suite: "segment", Case: "and2_count", Text: "a 2-way AND"}},
 		SVG:     "BENCHMARKS.svg",
+		Note:    "preliminary",
 	}))
 	out := b.String()
 	for _, want := range []string{
 		"go run ./cmd/cdpbench -suite segment",
+		"> **Note:** preliminary",
 		"| CPU | Test CPU \\| 2 GHz |",
 		"| memory | 24.0 GiB |",
 		"| peer | DuckDB v1.5.6 |",

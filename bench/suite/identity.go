@@ -120,7 +120,11 @@ type idChunk struct {
 	keys   []idKey
 }
 
-func genIdentity(ctx context.Context, env *Env) (*idData, error) {
+// genIdentity generates the observations, normalises and interns their
+// identifiers for the peers and, when sink is not nil, hands each
+// observation of chunk k (in member order within the chunk) to sink(k), so
+// that cdpkit's side can keep them in its own form from the same walk.
+func genIdentity(ctx context.Context, env *Env, sink func(k int) func(o *synth.Observation)) (*idData, error) {
 	g, err := newGenerator(env, identityConfig)
 	if err != nil {
 		return nil, err
@@ -130,7 +134,14 @@ func genIdentity(ctx context.Context, env *Env) (*idData, error) {
 	task := env.Progress.Start(fmt.Sprintf("identity: generating observations of %s members", harness.FormatCount(int64(n))), int64(n))
 	parts, err := perChunk(ctx, env, task, func(lo, hi uint32) (idChunk, error) {
 		var c idChunk
+		var keep func(o *synth.Observation)
+		if sink != nil {
+			keep = sink(int(lo) / chunkOf(env))
+		}
 		for o := range g.ObservationsRange(lo, hi) {
+			if keep != nil {
+				keep(&o)
+			}
 			k := 0
 			for _, id := range o.IDs {
 				if v, ok := peerNormalize(id.Kind, id.Value); ok {
@@ -408,7 +419,7 @@ func identitySuite() Suite {
 }
 
 func runIdentity(ctx context.Context, env *Env) error {
-	d, err := genIdentity(ctx, env)
+	d, err := genIdentity(ctx, env, nil)
 	if err != nil {
 		return err
 	}

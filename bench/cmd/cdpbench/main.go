@@ -11,7 +11,7 @@
 // Examples:
 //
 //	go run ./cmd/cdpbench -suite segment -members 10000000
-//	go run ./cmd/cdpbench -members 1000000,10000000 -md ../BENCHMARKS.md -svg ../BENCHMARKS.svg
+//	go run ./cmd/cdpbench -members 1000000,10000000 -md ../BENCHMARKS.md -svg benchmarks.svg
 //	go run ./cmd/cdpbench -suite rfm -json > rfm.jsonl
 //	go run ./cmd/cdpbench -in rfm.jsonl,segment.jsonl -md ../BENCHMARKS.md
 //
@@ -50,6 +50,7 @@ type config struct {
 	svg     string
 	md      string
 	in      []string
+	note    string
 	opt     harness.Options
 	quiet   bool
 }
@@ -127,6 +128,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			Results: results,
 			Goals:   suite.Goals(suites),
 			Cases:   suite.Docs(suites),
+			Note:    cfg.note,
 		}
 		if cfg.svg != "" {
 			if rel, err := filepath.Rel(filepath.Dir(cfg.md), cfg.svg); err == nil {
@@ -165,6 +167,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object per result on stdout (the table goes to stderr)")
 	fs.StringVar(&cfg.svg, "svg", "", "write a log–log chart of time against members to `FILE`")
 	fs.StringVar(&cfg.md, "md", "", "write the Markdown report (BENCHMARKS.md) to `FILE`")
+	fs.StringVar(&cfg.note, "note", "", "a note printed at the top of the Markdown report (e.g. that figures are preliminary)")
 	in := fs.String("in", "", "comma-separated JSON-lines files to report instead of running (from -json)")
 	fs.IntVar(&cfg.opt.Runs, "runs", 0, "exact number of timed runs per implementation (0: follow -budget)")
 	fs.DurationVar(&cfg.opt.Budget, "budget", 5*time.Second, "time each implementation's timed runs of a case aim to fill")
