@@ -23,9 +23,13 @@ type state struct {
 	events  []Event
 	dirty   bool // state changed without an entry (an expiry notice flag)
 
-	doc    any // the document the op loaded (*orderDoc, *redeemDoc, *spendDoc) or nil
-	docKey string
-	docOut []byte // the document to write, if any
+	doc      any // the document the op loaded (*orderDoc, *redeemDoc, *spendDoc) or nil
+	docKey   string
+	docOut   []byte // the document to write, if any
+	docFrom  uint32 // the absorbed member whose document doc is (docMoved set)
+	docMoved bool
+
+	peer *state // a Merge's other account: the member merged away
 }
 
 func (s *state) add(e Entry) {
@@ -45,7 +49,23 @@ func (s *state) event(e Event) {
 
 func (s *state) changed() bool { return len(s.entries) > 0 || s.dirty || s.docOut != nil }
 
-func (s *state) lot(id uint32) *lot { return &s.a.Lots[id-1] }
+// lot returns lot id, or nil when the account no longer holds it.
+func (s *state) lot(id uint32) *lot {
+	if i := s.a.lotIndex(id); i >= 0 {
+		return &s.a.Lots[i]
+	}
+	return nil
+}
+
+// lotOf is lot for a lot a document names: a document only names lots
+// the account still holds, since compaction keeps every lot a refund in
+// the window can reach; a missing one means the records disagree.
+func (s *state) lotOf(id uint32, ref string) (*lot, error) {
+	if l := s.lot(id); l != nil {
+		return l, nil
+	}
+	return nil, fmt.Errorf("member %d: lot %d of %q is no longer held: %w", s.a.Member, id, ref, errCorrupt)
+}
 
 // settle brings the account up to s.at: pending points mature, expired
 // points go, any debt is paid from what is left, expiry notices are
@@ -122,17 +142,19 @@ func (s *state) settleCards() {
 	}
 }
 
-// spendable returns the IDs of lots that can be spent now, in consumption
-// order: earliest expiry first, never-expiring last, then oldest lot.
-func (s *state) spendable() []uint32 {
-	var ids []uint32
+// spendable returns the positions in s.a.Lots of lots that can be spent
+// now, in consumption order: earliest expiry first, never-expiring last,
+// then lowest lot ID. Positions stay valid until the operation ends (lots
+// are only appended until then).
+func (s *state) spendable() []int {
+	var is []int
 	for i := range s.a.Lots {
 		if l := &s.a.Lots[i]; l.Available > 0 && !l.expiredAt(s.at) {
-			ids = append(ids, l.ID)
+			is = append(is, i)
 		}
 	}
-	slices.SortFunc(ids, func(x, y uint32) int {
-		a, b := s.lot(x), s.lot(y)
+	slices.SortFunc(is, func(x, y int) int {
+		a, b := &s.a.Lots[x], &s.a.Lots[y]
 		switch az, bz := a.ExpiresAt.IsZero(), b.ExpiresAt.IsZero(); {
 		case az && !bz:
 			return 1
@@ -142,9 +164,9 @@ func (s *state) spendable() []uint32 {
 		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
 			return c
 		}
-		return cmp.Compare(x, y)
+		return cmp.Compare(a.ID, b.ID)
 	})
-	return ids
+	return is
 }
 
 func (s *state) available() int64 {
@@ -163,17 +185,20 @@ func (s *state) consume(n int64, kind EntryKind, ref string) ([]alloc, error) {
 		return nil, &InsufficientError{Member: s.a.Member, Requested: n, Available: have, Err: ErrInsufficientPoints}
 	}
 	var as []alloc
-	for _, id := range s.spendable() {
+	for _, i := range s.spendable() {
 		if n == 0 {
 			break
 		}
-		l := s.lot(id)
+		l := &s.a.Lots[i]
 		k := min(n, l.Available)
 		l.Available -= k
 		l.Spent += k
+		if s.at.After(l.LastUsed) {
+			l.LastUsed = s.at
+		}
 		n -= k
-		as = append(as, alloc{Lot: id, Points: k})
-		s.add(Entry{Kind: kind, Lot: id, Points: -k, Ref: ref})
+		as = append(as, alloc{Lot: l.ID, Points: k})
+		s.add(Entry{Kind: kind, Lot: l.ID, Points: -k, Ref: ref})
 	}
 	return as, nil
 }
@@ -182,16 +207,16 @@ func (s *state) consume(n int64, kind EntryKind, ref string) ([]alloc, error) {
 // (kind EntryReverse) or a debt (EntryRepay) and returns how many it got.
 func (s *state) take(n int64, kind EntryKind, ref string) int64 {
 	var got int64
-	for _, id := range s.spendable() {
+	for _, i := range s.spendable() {
 		if got == n {
 			break
 		}
-		l := s.lot(id)
+		l := &s.a.Lots[i]
 		k := min(n-got, l.Available)
 		l.Available -= k
 		l.ClawedOut += k
 		got += k
-		e := Entry{Kind: kind, Lot: id, Points: -k, Ref: ref}
+		e := Entry{Kind: kind, Lot: l.ID, Points: -k, Ref: ref}
 		if kind == EntryRepay {
 			e.Debt = -k
 		}
@@ -210,7 +235,7 @@ func (s *state) repay() {
 // restore gives back up to n spent points to the lots they came from,
 // last taken first; points whose lot has expired by now expire again at
 // once.
-func (s *state) restore(as []alloc, n int64, ref string) {
+func (s *state) restore(as []alloc, n int64, ref string) error {
 	for i := len(as) - 1; i >= 0 && n > 0; i-- {
 		a := &as[i]
 		k := min(n, a.Points-a.Restored)
@@ -219,7 +244,10 @@ func (s *state) restore(as []alloc, n int64, ref string) {
 		}
 		a.Restored += k
 		n -= k
-		l := s.lot(a.Lot)
+		l, err := s.lotOf(a.Lot, ref)
+		if err != nil {
+			return err
+		}
 		l.Spent -= k
 		l.Available += k
 		s.add(Entry{Kind: EntryRestore, Lot: l.ID, Points: k, Ref: ref})
@@ -228,12 +256,14 @@ func (s *state) restore(as []alloc, n int64, ref string) {
 		}
 	}
 	s.repay()
+	return nil
 }
 
 // newLot creates a lot of n points earned now.
 func (s *state) newLot(n int64, kind EntryKind, ref string, pending bool) *lot {
+	s.a.LotsIssued++
 	s.a.Lots = append(s.a.Lots, lot{
-		ID: uint32(len(s.a.Lots) + 1), Tx: s.tx, Ref: ref, EarnedAt: s.at, AvailableAt: s.at,
+		ID: s.a.LotsIssued, Tx: s.tx, Ref: ref, EarnedAt: s.at, AvailableAt: s.at,
 		ExpiresAt: s.p.ExpiresAt(s.at), Earned: n,
 	})
 	l := &s.a.Lots[len(s.a.Lots)-1]
@@ -253,8 +283,11 @@ func (s *state) newLot(n int64, kind EntryKind, ref string, pending bool) *lot {
 // reverse takes back n points earned by lot id's order: from the lot's
 // pending or available points first, then — for points already spent — from
 // other lots (or as debt); points of the lot that expired are written off.
-func (s *state) reverse(id uint32, n int64, ref string) {
-	l := s.lot(id)
+func (s *state) reverse(id uint32, n int64, ref string) error {
+	l, err := s.lotOf(id, ref)
+	if err != nil {
+		return err
+	}
 	e := Entry{Kind: EntryReverse, Lot: id, Lifetime: -n, Ref: ref}
 	k := min(n, l.Pending)
 	l.Pending -= k
@@ -277,6 +310,7 @@ func (s *state) reverse(id uint32, n int64, ref string) {
 			s.add(Entry{Kind: EntryDebt, Debt: short, Ref: ref})
 		}
 	}
+	return nil
 }
 
 func (s *state) tierIndex() int {
@@ -288,10 +322,13 @@ func (s *state) tierIndex() int {
 	return 0
 }
 
-func (s *state) setTier(to int) {
+func (s *state) setTier(to int) { s.moveTier(to, s.at) }
+
+// moveTier moves the member to tier index to, reached at since.
+func (s *state) moveTier(to int, since time.Time) {
 	from := cmp.Or(s.a.Tier, s.p.cfg.Tiers[0].Name)
 	s.a.Tier = s.p.cfg.Tiers[to].Name
-	s.a.TierSince = s.at
+	s.a.TierSince = since
 	s.add(Entry{Kind: EntryTier, FromTier: from, ToTier: s.a.Tier})
 	s.event(Event{Kind: EventTierChanged, FromTier: from, ToTier: s.a.Tier})
 }
@@ -300,13 +337,18 @@ func (s *state) addGrowth(d day, g int64, ref string) {
 	if g == 0 {
 		return
 	}
-	i, found := slices.BinarySearchFunc(s.a.Growth, d, func(x growthDay, d day) int { return cmp.Compare(x.Day, d) })
-	if found {
-		s.a.Growth[i].Value += g
-	} else {
-		s.a.Growth = slices.Insert(s.a.Growth, i, growthDay{Day: d, Value: g})
-	}
+	s.a.addGrowthDay(d, g)
 	s.add(Entry{Kind: EntryGrowth, Growth: g, GrowthDay: int32(d), Ref: ref})
+}
+
+// addGrowthDay adds g to day d, keeping days in order.
+func (a *account) addGrowthDay(d day, g int64) {
+	i, found := slices.BinarySearchFunc(a.Growth, d, func(x growthDay, d day) int { return cmp.Compare(x.Day, d) })
+	if found {
+		a.Growth[i].Value += g
+	} else {
+		a.Growth = slices.Insert(a.Growth, i, growthDay{Day: d, Value: g})
+	}
 }
 
 // growthThrough sums growth in the window that ends with day last.
@@ -321,13 +363,33 @@ func growthThrough(p *Program, a *account, last day) int64 {
 	return g
 }
 
+// activeCard returns the index of the card period running now, or −1.
+// Only a merge can make two run at once (each account brought its own);
+// then the one that ends first gets the order's savings and multiplier.
 func (s *state) activeCard() int {
+	best := -1
 	for i, c := range s.a.Cards {
-		if c.Status == cardActive && !s.at.Before(c.Start) && s.at.Before(c.End) {
-			return i
+		if c.Status == cardActive && !s.at.Before(c.Start) && s.at.Before(c.End) &&
+			(best < 0 || c.End.Before(s.a.Cards[best].End)) {
+			best = i
 		}
 	}
-	return -1
+	return best
+}
+
+// currentCard is the period a renewal follows: the active one that ends
+// last, or else the latest period.
+func (s *state) currentCard() int {
+	cur := -1
+	for i, c := range s.a.Cards {
+		if c.Status == cardActive && (cur < 0 || !c.End.Before(s.a.Cards[cur].End)) {
+			cur = i
+		}
+	}
+	if cur < 0 {
+		cur = len(s.a.Cards) - 1
+	}
+	return cur
 }
 
 func (s *state) putDoc(b []byte) { s.docOut = b }
@@ -402,7 +464,11 @@ func byCategory(ls []Line) []catLine {
 
 func (o Order) apply(s *state) error {
 	if d, ok := s.doc.(*orderDoc); ok {
-		return opErr(o, fmt.Sprintf("order %q already recorded by tx %q", o.OrderID, d.Tx), ErrDuplicateOrder)
+		msg := fmt.Sprintf("order %q already recorded by tx %q", o.OrderID, d.Tx)
+		if s.docMoved {
+			msg += fmt.Sprintf(" for member %d, merged into this one", s.docFrom)
+		}
+		return opErr(o, msg, ErrDuplicateOrder)
 	}
 	s.settle()
 	doc := &orderDoc{OrderID: o.OrderID, Tx: o.Tx, At: o.At, Day: s.p.dayOf(o.At), PPY: s.p.cfg.Earning.PointsPerYuan,
@@ -469,6 +535,9 @@ func (o Refund) apply(s *state) error {
 	if !ok {
 		return opErr(o, fmt.Sprintf("order %q", o.OrderID), ErrUnknownOrder)
 	}
+	if err := s.refundable(fmt.Sprintf("order %q", o.OrderID), doc.At); err != nil {
+		return opErr(o, "order", err)
+	}
 	cats := slices.Clone(doc.Cats)
 	for _, l := range byCategory(o.Lines) {
 		j := slices.IndexFunc(cats, func(c catLine) bool { return c.Category == l.Category })
@@ -496,7 +565,9 @@ func (o Refund) apply(s *state) error {
 		target := doc.Earned - earnedOn(doc.Cats, doc.PPY)
 		if n := target - doc.Reversed; n > 0 {
 			doc.Reversed = target
-			s.reverse(doc.Lot, n, o.OrderID)
+			if err := s.reverse(doc.Lot, n, o.OrderID); err != nil {
+				return err
+			}
 		}
 	}
 	eligible, paid := eligibleOf(doc.Cats)
@@ -510,7 +581,9 @@ func (o Refund) apply(s *state) error {
 	}
 
 	if o.Points > 0 {
-		s.restore(doc.Allocs, o.Points, o.OrderID)
+		if err := s.restore(doc.Allocs, o.Points, o.OrderID); err != nil {
+			return err
+		}
 	}
 
 	if o.Savings > 0 {
@@ -550,7 +623,7 @@ func (o Redeem) apply(s *state) error {
 		return opErr(o, "points", err)
 	}
 	s.docKey = redeemKey(o.Tx)
-	s.putDoc((&redeemDoc{Tx: o.Tx, Points: o.Points, Allocs: as}).encode())
+	s.putDoc((&redeemDoc{Tx: o.Tx, Points: o.Points, Allocs: as, At: o.At}).encode())
 	return nil
 }
 
@@ -562,8 +635,13 @@ func (o Reverse) apply(s *state) error {
 	if doc.Reversed {
 		return opErr(o, fmt.Sprintf("redemption %q", o.Of), ErrAlreadyReversed)
 	}
+	if err := s.refundable(fmt.Sprintf("redemption %q", o.Of), doc.At); err != nil {
+		return opErr(o, "of", err)
+	}
 	s.settle()
-	s.restore(doc.Allocs, doc.Points, o.Of)
+	if err := s.restore(doc.Allocs, doc.Points, o.Of); err != nil {
+		return err
+	}
 	doc.Reversed = true
 	s.putDoc(doc.encode())
 	return nil
@@ -629,7 +707,7 @@ func (o RenewCard) apply(s *state) error {
 		return opErr(o, "nothing to renew", ErrNoCard)
 	}
 	s.settle()
-	last := s.a.Cards[len(s.a.Cards)-1]
+	last := s.a.Cards[s.currentCard()]
 	product := cmp.Or(o.Product, last.Product)
 	start := s.at
 	if last.Status == cardActive {
@@ -779,8 +857,12 @@ func (e Entry) String() string {
 		fmt.Fprintf(&b, " %s→%s", cmp.Or(e.FromTier, "-"), e.ToTier)
 	}
 	add("amount", e.Amount)
+	add("savings", e.Savings)
 	add("principal", e.Principal)
 	add("bonus", e.Bonus)
+	if e.PeerLot != 0 {
+		fmt.Fprintf(&b, " earned=%d peer_lot=%d", e.Earned, e.PeerLot)
+	}
 	if e.Ref != "" {
 		fmt.Fprintf(&b, " ref=%s", e.Ref)
 	}

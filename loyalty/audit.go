@@ -20,10 +20,13 @@ func (r *AuditReport) OK() bool { return len(r.Problems) == 0 }
 // Audit recomputes every member's balances from their ledger entries and
 // compares them with the stored account: points per lot (available and
 // pending), lot counters, debt, lifetime points, growth value per day,
-// tier, card fees and savings, stored value. It also checks that entry
-// sequence numbers are contiguous and that each transaction's entries are
-// exactly those its record lists, so a half-applied operation cannot
-// pass. It reads everything once: O(entries).
+// tier, card fees and savings, stored value. Lots and growth days that
+// compaction dropped must add up to nothing left (lots) or lie before the
+// account's growth floor (days); an account closed by a Merge must hold
+// nothing. It also checks that entry sequence numbers are contiguous and
+// that each transaction's entries are exactly those its record lists — on
+// both members of a Merge — so a half-applied operation cannot pass. It
+// reads everything once: O(entries).
 func (l *Ledger) Audit(ctx context.Context) (AuditReport, error) {
 	var rep AuditReport
 	for rec, err := range l.store.Accounts(ctx) {
@@ -85,8 +88,17 @@ func (l *Ledger) auditMember(ctx context.Context, rec MemberRecord) (uint64, []s
 		switch {
 		case err != nil:
 			bad("tx %q: %v", runTx, err)
+		case tr.HasPeer && tr.Peer == m:
+			// This member was merged away by tx: its part must be the
+			// one recorded, and the survivor's part must exist too.
+			if tr.PeerFirstSeq != runStart || tr.PeerCount != runLen {
+				bad("tx %q: record says member %d entries %d+%d, ledger has %d+%d", runTx, m, tr.PeerFirstSeq, tr.PeerCount, runStart, runLen)
+			}
+			return l.auditOtherSide(ctx, runTx, tr.Member, tr.FirstSeq, tr.Count, bad)
 		case tr.Member != m || tr.FirstSeq != runStart || tr.Count != runLen:
 			bad("tx %q: record says member %d entries %d+%d, ledger has %d+%d", runTx, tr.Member, tr.FirstSeq, tr.Count, runStart, runLen)
+		case tr.HasPeer:
+			return l.auditOtherSide(ctx, runTx, tr.Peer, tr.PeerFirstSeq, tr.PeerCount, bad)
 		}
 		return nil
 	}
@@ -122,6 +134,9 @@ func (l *Ledger) auditMember(ctx context.Context, rec MemberRecord) (uint64, []s
 			if (e.Kind == EntryEarn || e.Kind == EntryAdjust) && e.Lifetime > 0 {
 				ls.earned += e.Lifetime
 			}
+			if e.Kind == EntryMergeIn {
+				ls.earned += e.Earned
+			}
 			ls.available += e.Points
 			ls.pending += e.Pending
 		}
@@ -139,6 +154,9 @@ func (l *Ledger) auditMember(ctx context.Context, rec MemberRecord) (uint64, []s
 			savings[e.Card] += e.Amount
 		case EntryCardFee:
 			fees[e.Card] += e.Amount
+		case EntryCardMergeIn, EntryCardMergeOut:
+			fees[e.Card] += e.Amount
+			savings[e.Card] += e.Savings
 		}
 	}
 	if err := checkRun(); err != nil {
@@ -174,8 +192,17 @@ func (l *Ledger) auditMember(ctx context.Context, rec MemberRecord) (uint64, []s
 			bad("lot %d: pending+available+spent+expired+reversed+clawed out = %d, earned %d", lt.ID, sum, lt.Earned)
 		}
 	}
-	for id := range lots {
-		bad("entries name lot %d, which the account lacks", id)
+	for id, ls := range lots {
+		// A lot compaction dropped, or a merge moved away, has nothing
+		// left in it.
+		if id > a.LotsIssued || ls.available != 0 || ls.pending != 0 {
+			bad("entries name lot %d (available %d, pending %d), which the account lacks", id, ls.available, ls.pending)
+		}
+	}
+	for i := 1; i < len(a.Lots); i++ {
+		if a.Lots[i].ID <= a.Lots[i-1].ID {
+			bad("lots out of order")
+		}
 	}
 	if debt != a.Debt || lifetime != a.Lifetime || principal != a.Principal || bonus != a.Bonus {
 		bad("entries give debt %d lifetime %d principal %d bonus %d, account has %d %d %d %d",
@@ -193,7 +220,9 @@ func (l *Ledger) auditMember(ctx context.Context, rec MemberRecord) (uint64, []s
 			stored[g.Day] = g.Value
 		}
 	}
-	maps.DeleteFunc(growth, func(_ day, v int64) bool { return v == 0 })
+	// Days before the floor were compacted away (or, on a merged
+	// account, let go): they are no longer held.
+	maps.DeleteFunc(growth, func(d day, v int64) bool { return v == 0 || d < a.GrowthFloor })
 	if !maps.Equal(stored, growth) {
 		bad("growth by day from entries %v differs from account %v", growth, stored)
 	}
@@ -204,8 +233,39 @@ func (l *Ledger) auditMember(ctx context.Context, rec MemberRecord) (uint64, []s
 		delete(savings, int32(i))
 		delete(fees, int32(i))
 	}
+	// Periods a merge moved away have nothing left.
+	maps.DeleteFunc(savings, func(_ int32, v int64) bool { return v == 0 })
+	maps.DeleteFunc(fees, func(_ int32, v int64) bool { return v == 0 })
 	if len(savings) > 0 || len(fees) > 0 {
 		bad("entries name card periods the account lacks")
 	}
+	if a.Closed && (len(a.Lots) > 0 || len(a.Growth) > 0 || len(a.Cards) > 0 || len(a.Absorbed) > 0 ||
+		a.Debt != 0 || a.Lifetime != 0 || a.Principal != 0 || a.Bonus != 0) {
+		bad("account merged into member %d still holds points, growth, cards or money", a.MergedInto)
+	}
 	return n, probs, nil
+}
+
+// auditOtherSide checks that member's ledger holds count entries of
+// merge transaction tx from first on.
+func (l *Ledger) auditOtherSide(ctx context.Context, tx string, member uint32, first, count uint64, bad func(string, ...any)) error {
+	var got uint64
+	if count > 0 {
+		for b, err := range l.store.Entries(ctx, member, first) {
+			if err != nil {
+				return err
+			}
+			e, err := decodeEntry(b)
+			if err != nil || e.Tx != tx || e.Seq != first+got {
+				break
+			}
+			if got++; got == count {
+				break
+			}
+		}
+	}
+	if got != count {
+		bad("merge tx %q: member %d has %d of its %d entries from %d", tx, member, got, count, first)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package loyalty
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -66,6 +67,69 @@ func BenchmarkBalance(b *testing.B) {
 	for b.Loop() {
 		if _, err := l.Balance(ctx, 1, at.AddDate(0, 3, 0)); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkApplyWithHistory is one order on a member who has already
+// placed `history` orders, one a day, spending their points every week:
+// compacted, the account holds only the lots a refund can still reach
+// and a growth window's days, so the cost stays flat as history grows;
+// kept whole (NoCompaction), it grows with every order ever placed.
+func BenchmarkApplyWithHistory(b *testing.B) {
+	c := baseConfig()
+	c.Expiry = ExpiryPolicy{Months: 12, EndOf: EndOfMonth}
+	c.Tiers = []Tier{{Name: "silver"}, {Name: "gold", Threshold: 10000, Multiplier: 12000}}
+	c.Growth = GrowthRules{PerYuan: 1}
+	c.History = HistoryRules{RefundDays: 30, LateDays: 30}
+	p, err := NewProgram(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := sh("2000-01-01 10:00")
+	for _, mode := range []struct {
+		name string
+		opts *Options
+		max  int
+	}{{"compacted", nil, 10000}, {"full", &Options{NoCompaction: true}, 3000}} {
+		for _, history := range []int{100, 1000, 3000, 10000} {
+			if history > mode.max {
+				continue // building it would take minutes
+			}
+			b.Run(fmt.Sprintf("%s/history=%d", mode.name, history), func(b *testing.B) {
+				l := NewLedger(p, NewMemStore(), mode.opts)
+				ctx := context.Background()
+				day := 0
+				next := func() {
+					at := start.AddDate(0, 0, day)
+					tx := strconv.Itoa(day)
+					if _, err := l.Apply(ctx, Order{Tx: tx, Member: 1, At: at, OrderID: tx, Lines: []Line{{Category: "otc", Paid: 4000}}}); err != nil {
+						b.Fatal(err)
+					}
+					if day%7 == 6 {
+						bal, err := l.Balance(ctx, 1, at)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if _, err := l.Apply(ctx, Redeem{Tx: "r" + tx, Member: 1, At: at.Add(time.Hour), Points: bal.Available}); err != nil {
+							b.Fatal(err)
+						}
+					}
+					day++
+				}
+				for range history {
+					next()
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					next()
+				}
+				ld, err := l.store.Load(ctx, 1, "", "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(len(ld.Account)), "account-bytes")
+			})
 		}
 	}
 }

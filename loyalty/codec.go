@@ -181,8 +181,10 @@ func (r *rbuf) done(what string) error {
 // Record tags: the first byte of every stored value, so a value of the
 // wrong kind (or a future version) is rejected instead of misread.
 const (
-	tagAccount  byte = 0xA1
+	tagAccount  byte = 0xA1 // first layout, still read
+	tagAccount2 byte = 0xA2
 	tagEntry    byte = 0xE1
+	tagEntryX   byte = 0xE2 // an entry with the fields merges added
 	tagTx       byte = 0x71
 	tagOrderDoc byte = 0xD1
 	tagRedeem   byte = 0xD2

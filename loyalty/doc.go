@@ -6,11 +6,11 @@
 // (or JSON, via ParseProgram); NewProgram validates it into an immutable
 // Program. A Ledger applies operations — Order, Refund, Redeem, Reverse,
 // Adjust, Settle, Evaluate, BuyCard, RenewCard, CancelCard, TopUp, Spend,
-// RefundSpend, Withdraw, all implementing Op — to members' accounts kept in
-// a Store, and returns a Receipt: the append-only Entries the operation
-// wrote, the Events it raised and the Totals after it. Balance reads a
-// member's position at any as-of time; Audit recomputes every balance from
-// the entries and compares.
+// RefundSpend, Withdraw and Merge, all implementing Op — to members'
+// accounts kept in a Store, and returns a Receipt: the append-only Entries
+// the operation wrote, the Events it raised and the Totals after it.
+// Balance reads a member's position at any as-of time; Audit recomputes
+// every balance from the entries and compares.
 //
 // Points live in lots, one per order (or positive adjustment), each with
 // its own pending period and expiry (N months on, to the end of that day,
@@ -32,25 +32,53 @@
 // Money is int64 fen, points int64, members dense uint32, and time always
 // explicit: nothing reads the clock.
 //
+// When identity resolution finds that two member IDs are one person,
+// Merge moves the loser's account into the survivor's in one atomic
+// commit — lots with their expiry, debt, growth by day, card periods,
+// stored value — writing merge_out and merge_in entries on both ledgers,
+// and closes the loser: operations naming it fail with a *MergedError that
+// names the survivor. The loser's orders, redemptions and spends stay
+// refundable through the survivor.
+//
+// HistoryRules bound how far back an operation may reach: refunds and
+// reversals within RefundDays of their order or redemption, operations
+// dated at most LateDays before the account's latest one (both default to
+// 366 days). They keep accounts bounded: after each operation the account
+// drops the lots and growth days that nothing the rules accept can reach
+// any more. The entries are never touched, and every receipt, balance
+// and audit is the same as without this compaction (Options.NoCompaction).
+//
 // # Concurrency and cost
 //
 // A Program is immutable and a Ledger is safe for concurrent use:
 // operations on one member are serialised from reading the account to the
-// durable commit, operations on different members run in parallel, and
+// durable commit (a Merge holds both members), operations on different
+// members run in parallel, and
 // the durable store (package loyalty/boltstore, on bbolt) batches
 // concurrent commits into one synced transaction, so each call returns
 // once its entries are on disk while throughput grows with concurrency.
 // NewMemStore keeps everything in memory for tests and one-off replays.
 // An operation reads and rewrites its member's whole account, so its CPU
-// cost grows with the member's lots and purchase days: a few microseconds
-// for a typical member.
+// cost grows with what the account holds: the lots with points left or
+// within the refund window, the purchase days of one growth window plus
+// LateDays, and the card periods — a few microseconds for a typical
+// member, and flat however long their history (BenchmarkApplyWithHistory).
+// An operation on a survivor that names an order, redemption or spend it
+// does not hold reads one record per member merged into it.
 //
 // # Caveats
 //
 // Operations apply in arrival order; their times drive windows and expiry
 // but do not reorder them, so an order that arrives late earns a lot with
-// its own (earlier) expiry and does not revise earlier redemptions.
-// Lots and growth days are never pruned from an account. Events reach the
-// Notifier after the commit; a crash in between loses the call but not
-// the events, which the replayed Receipt carries again.
+// its own (earlier) expiry and does not revise earlier redemptions. An
+// operation dated more than HistoryRules.LateDays before the account's
+// latest one is refused (ErrTooLate), and a Balance as of such a time
+// shows growth value only from the days the account still holds. Events
+// reach the Notifier after the commit; a crash in between loses the call
+// but not the events, which the replayed Receipt carries again.
+//
+// Merges are final: an identity split does not move points back. If a
+// survivor and a loser recorded the same order ID, a refund of it through
+// the survivor finds the survivor's own order. Card periods are never
+// compacted (Balance lists them all); a monthly card adds twelve a year.
 package loyalty

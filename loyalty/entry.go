@@ -54,12 +54,26 @@ const (
 	EntrySpendRefund
 	// EntryWithdraw pays out Principal (negative) and forfeits Bonus.
 	EntryWithdraw
+	// EntryMergeOut, on the ledger of a member merged into another (Ref
+	// is the survivor's ID), and EntryMergeIn, on the survivor's (Ref is
+	// the merged member's ID), move one part of the account, with
+	// opposite signs: the totals (Lifetime, Debt, Principal, Bonus; one
+	// entry, first), one lot (Lot, with its Points, Pending, Expires,
+	// Matures and Earned, and PeerLot, its ID on the other side) or one
+	// day of growth value (Growth, GrowthDay).
+	EntryMergeOut
+	EntryMergeIn
+	// EntryCardMergeOut and EntryCardMergeIn move one paid card period
+	// (Card is its index on this side, Amount its fee, Savings its
+	// member savings, Ref the other member's ID), with opposite signs.
+	EntryCardMergeOut
+	EntryCardMergeIn
 	entryKinds
 )
 
 var entryNames = [...]string{"", "earn", "mature", "redeem", "restore", "reverse", "expire", "adjust",
 	"debt", "repay", "growth", "tier", "card_fee", "savings", "guarantee", "card_cancel",
-	"top_up", "spend", "spend_refund", "withdraw"}
+	"top_up", "spend", "spend_refund", "withdraw", "merge_out", "merge_in", "card_merge_out", "card_merge_in"}
 
 // String returns the kind's name ("earn", "redeem"…).
 func (k EntryKind) String() string {
@@ -106,12 +120,35 @@ type Entry struct {
 	Bonus     int64 `json:"bonus,omitempty"`
 
 	// Ref links the entry to what it is about: the order ID, the reversed
-	// redemption's transaction, the card product, a reason.
+	// redemption's transaction, the card product, a reason, the other
+	// member of a merge (in decimal).
 	Ref string `json:"ref,omitempty"`
+
+	// Fields of merge entries, which move a lot or a card period whole.
+	//
+	// Matures is a moved lot's time its pending points become available;
+	// Earned the points it was earned with; PeerLot its ID in the other
+	// member's ledger. Savings is a moved card period's member savings
+	// (negative on the side it leaves).
+	Matures time.Time `json:"matures,omitzero"`
+	Earned  int64     `json:"earned,omitempty"`
+	PeerLot uint32    `json:"peer_lot,omitempty"`
+	Savings int64     `json:"savings,omitempty"`
+}
+
+// extended reports whether e has any field that the first entry layout
+// lacks.
+func (e *Entry) extended() bool {
+	return !e.Matures.IsZero() || e.Earned != 0 || e.PeerLot != 0 || e.Savings != 0
 }
 
 func (e *Entry) encode(w *wbuf) {
-	w.byte(tagEntry)
+	x := e.extended()
+	if x {
+		w.byte(tagEntryX)
+	} else {
+		w.byte(tagEntry)
+	}
 	w.uint(e.Seq)
 	w.str(e.Tx)
 	w.byte(byte(e.Kind))
@@ -131,12 +168,23 @@ func (e *Entry) encode(w *wbuf) {
 	w.int(e.Principal)
 	w.int(e.Bonus)
 	w.str(e.Ref)
+	if x {
+		w.time(e.Matures)
+		w.int(e.Earned)
+		w.uint(uint64(e.PeerLot))
+		w.int(e.Savings)
+	}
 }
 
 func decodeEntry(b []byte) (Entry, error) {
 	r := rbuf{b: b}
 	var e Entry
-	r.tag(tagEntry, "entry")
+	x := len(b) > 0 && b[0] == tagEntryX
+	if x {
+		r.tag(tagEntryX, "entry")
+	} else {
+		r.tag(tagEntry, "entry")
+	}
 	e.Seq = r.uint()
 	e.Tx = r.str()
 	e.Kind = EntryKind(r.byte())
@@ -156,6 +204,12 @@ func decodeEntry(b []byte) (Entry, error) {
 	e.Principal = r.int()
 	e.Bonus = r.int()
 	e.Ref = r.str()
+	if x {
+		e.Matures = r.time()
+		e.Earned = r.int()
+		e.PeerLot = r.uint32()
+		e.Savings = r.int()
+	}
 	if r.err == nil && (e.Kind == 0 || e.Kind >= entryKinds) {
 		r.fail("unknown entry kind")
 	}
@@ -316,11 +370,14 @@ type Receipt struct {
 	// Version numbers the member's recorded operations from 1, in the
 	// order they were applied (0 when not recorded): it orders receipts
 	// and their events when concurrent callers deliver them out of order.
-	Version  uint64  `json:"version,omitempty"`
-	Entries  []Entry `json:"entries"`
-	Events   []Event `json:"events,omitempty"`
-	After    Totals  `json:"after"`
-	Replayed bool    `json:"replayed,omitempty"`
+	Version uint64  `json:"version,omitempty"`
+	Entries []Entry `json:"entries"`
+	// FromEntries are, for a Merge, the entries written on the merged
+	// member's ledger (Entries are the survivor's).
+	FromEntries []Entry `json:"from_entries,omitempty"`
+	Events      []Event `json:"events,omitempty"`
+	After       Totals  `json:"after"`
+	Replayed    bool    `json:"replayed,omitempty"`
 	// Recorded is false for an operation that changed nothing (a Settle
 	// with nothing due): it was not stored and its ID stays free.
 	Recorded bool `json:"recorded"`
@@ -351,6 +408,11 @@ type txRecord struct {
 	Count    uint64
 	Events   []Event
 	After    Totals
+	// A Merge also writes entries PeerFirstSeq… on member Peer's ledger.
+	HasPeer      bool
+	Peer         uint32
+	PeerFirstSeq uint64
+	PeerCount    uint64
 }
 
 func (t *txRecord) encode() []byte {
@@ -368,6 +430,14 @@ func (t *txRecord) encode() []byte {
 		t.Events[i].encode(&w)
 	}
 	t.After.encode(&w)
+	if t.HasPeer {
+		// An optional trailing section, so records without it keep the
+		// first layout.
+		w.byte(1)
+		w.uint(uint64(t.Peer))
+		w.uint(t.PeerFirstSeq)
+		w.uint(t.PeerCount)
+	}
 	return w.b
 }
 
@@ -396,6 +466,15 @@ func decodeTxRecord(b []byte) (txRecord, error) {
 		}
 	}
 	t.After.decode(&r)
+	if r.err == nil && len(r.b) > 0 {
+		if r.byte() != 1 {
+			r.fail("bad peer section")
+		}
+		t.HasPeer = true
+		t.Peer = r.uint32()
+		t.PeerFirstSeq = r.uint()
+		t.PeerCount = r.uint()
+	}
 	if r.err == nil && (t.Op == 0 || t.Op >= opKinds) {
 		r.fail("unknown op kind")
 	}

@@ -3,6 +3,7 @@ package loyalty
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Errors an operation can fail with. Nothing is recorded when an operation
@@ -44,7 +45,62 @@ var (
 	ErrTxExists = errors.New("transaction already recorded")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrMerged: the operation names a member whose account was merged
+	// into another by a Merge; nothing can be applied to it any more.
+	// Wrapped by a *MergedError that names the survivor.
+	ErrMerged = errors.New("account merged into another")
+	// ErrRefundWindowClosed: a refund or reversal comes
+	// HistoryRules.RefundDays or more after its order or redemption.
+	// Wrapped by a *WindowError.
+	ErrRefundWindowClosed = errors.New("refund window closed")
+	// ErrTooLate: the operation's time lies more than
+	// HistoryRules.LateDays before the latest operation already recorded
+	// on the account. Wrapped by a *WindowError.
+	ErrTooLate = errors.New("operation dated too far back")
 )
+
+// MergedError reports an operation on an account that a Merge closed.
+// Into is the member it was merged into; if that one was merged in turn,
+// applying the operation there fails with another MergedError, so a
+// caller can follow the chain (identity's canonical person is its end).
+type MergedError struct {
+	Member uint32
+	Into   uint32
+}
+
+// Error names the closed account and its survivor.
+func (e *MergedError) Error() string {
+	return fmt.Sprintf("member %d was merged into member %d: %v", e.Member, e.Into, ErrMerged)
+}
+
+// Unwrap returns ErrMerged.
+func (e *MergedError) Unwrap() error { return ErrMerged }
+
+// WindowError reports an operation outside the programme's history
+// window. Err is ErrRefundWindowClosed (At is when the order or
+// redemption was placed, Limit when its refund window closed) or
+// ErrTooLate (At is the operation's time, Limit the earliest time the
+// account still accepts).
+type WindowError struct {
+	Member uint32
+	What   string // what was refused: order "SO-1", redemption "r-7", the operation
+	At     time.Time
+	Limit  time.Time
+	Err    error
+}
+
+// Error gives both instants.
+func (e *WindowError) Error() string {
+	if errors.Is(e.Err, ErrTooLate) {
+		return fmt.Sprintf("member %d: %s dated %s, before %s: %v", e.Member, e.What,
+			e.At.Format(time.RFC3339), e.Limit.Format(time.RFC3339), e.Err)
+	}
+	return fmt.Sprintf("member %d: %s placed %s, refundable until %s: %v", e.Member, e.What,
+		e.At.Format(time.RFC3339), e.Limit.Format(time.RFC3339), e.Err)
+}
+
+// Unwrap returns ErrRefundWindowClosed or ErrTooLate.
+func (e *WindowError) Unwrap() error { return e.Err }
 
 // OpError says which operation and field were wrong.
 type OpError struct {

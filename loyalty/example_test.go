@@ -67,3 +67,55 @@ func Example() {
 	// replayed: true
 	// balance: 556 expiring: 556 at 2026-04-01
 }
+
+// OneID found that members 7 and 8 are one person: merge 8 into 7, then
+// refund one of 8's old orders through 7. Anything still addressed to 8
+// is refused with the survivor's ID.
+func Example_merge() {
+	program, err := loyalty.ParseProgram([]byte(`{
+		"time_zone": "Asia/Shanghai",
+		"earning": {"points_per_yuan": 1},
+		"tiers": [{"name": "silver", "threshold": 0}, {"name": "gold", "threshold": 1000}],
+		"growth": {"per_yuan": 1},
+		"history": {"refund_days": 30}
+	}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ledger := loyalty.NewLedger(program, loyalty.NewMemStore(), nil)
+	ctx := context.Background()
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, program.Location())
+	for _, op := range []loyalty.Op{
+		loyalty.Order{Tx: "pos-1", Member: 7, At: at, OrderID: "SO-1", Lines: []loyalty.Line{{Category: "otc", Paid: 60000}}},
+		loyalty.Order{Tx: "app-9", Member: 8, At: at, OrderID: "APP-9", Lines: []loyalty.Line{{Category: "otc", Paid: 50000}}},
+	} {
+		if _, err := ledger.Apply(ctx, op); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// The transaction ID makes the merge safe to retry after a crash.
+	r, err := ledger.Apply(ctx, loyalty.Merge{Tx: "oneid-merge-8-into-7", Member: 7, From: 8, At: at.Add(time.Hour)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("after merge:", r.After.Available, "points,", r.After.Tier)
+
+	// Member 8's order, returned in part, is refunded through member 7.
+	r, err = ledger.Apply(ctx, loyalty.Refund{Tx: "ret-1", Member: 7, At: at.AddDate(0, 0, 2), OrderID: "APP-9",
+		Lines: []loyalty.Line{{Category: "otc", Paid: 20000}}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("after refund:", r.After.Available, "points")
+
+	_, err = ledger.Apply(ctx, loyalty.Redeem{Tx: "gift-1", Member: 8, At: at.AddDate(0, 0, 3), Points: 10})
+	var merged *loyalty.MergedError
+	if errors.As(err, &merged) {
+		fmt.Println("member 8 now lives in member", merged.Into)
+	}
+	// Output:
+	// after merge: 1100 points, gold
+	// after refund: 900 points
+	// member 8 now lives in member 7
+}

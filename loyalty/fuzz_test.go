@@ -33,6 +33,8 @@ func recordsOf(t testing.TB) [][]byte {
 		Refund{Tx: "f", Member: 1, At: sh("2025-01-27"), OrderID: "O1", Lines: []Line{line("otc", 345)}, Savings: 10},
 		TopUp{Tx: "tu", Member: 1, At: sh("2025-01-27"), Amount: 5000},
 		Spend{Tx: "sp", Member: 1, At: sh("2025-01-27"), Amount: 100},
+		order("o2", 2, sh("2025-01-27"), "O2", line("otc", 5000)),
+		Merge{Tx: "mg", Member: 2, From: 1, At: sh("2025-01-28")},
 	} {
 		mustApply(t, l, op)
 	}
@@ -104,6 +106,7 @@ func FuzzUnmarshalOp(f *testing.F) {
 	}
 	f.Add([]byte(`{"op":"refund_spend","tx":"a","member":4294967295,"at":"2025-01-01T00:00:00Z","spend":"b","amount":1}`))
 	f.Add([]byte(`{"op":"order","lines":[{"paid":-1}],"at":"0001-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"op":"merge","tx":"m-1","member":1,"from":2,"at":"2025-03-01T10:00:00+08:00"}`))
 	p, err := NewProgram(cardConfig())
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -75,3 +75,25 @@ func entriesOf(t testing.TB, l *Ledger, m uint32) []Entry {
 	}
 	return es
 }
+
+// accountOf decodes a member's stored account (nil if none).
+func accountOf(t testing.TB, l *Ledger, m uint32) *account {
+	t.Helper()
+	ld, err := l.store.Load(context.Background(), m, "", "")
+	require.NoError(t, err)
+	if ld.Account == nil {
+		return nil
+	}
+	a, err := decodeAccount(ld.Account)
+	require.NoError(t, err)
+	return a
+}
+
+// kinds lists the entries' kinds, for comparing with a hand-written list.
+func kinds(es []Entry) []EntryKind {
+	var ks []EntryKind
+	for _, e := range es {
+		ks = append(ks, e.Kind)
+	}
+	return ks
+}

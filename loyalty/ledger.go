@@ -14,21 +14,29 @@ import (
 type Options struct {
 	// Notifier receives the events of each operation once it is durable.
 	Notifier Notifier
+	// NoCompaction keeps every lot and growth day in the accounts instead
+	// of dropping those no accepted operation can reach any more (see
+	// HistoryRules). Results are the same either way; only the size of
+	// each account, and so the cost of each operation, differs. It is
+	// for tests and for audits that compare the two.
+	NoCompaction bool
 }
 
 // lockStripes is the number of member locks. Members share a lock only
 // when their IDs are equal modulo this, which at a few thousand
 // concurrent callers rarely happens and costs only a wait, never a
-// deadlock (an operation takes one lock).
+// deadlock (an operation takes one lock; a Merge takes two, always the
+// lower-numbered first).
 const lockStripes = 4096
 
 // Ledger applies operations of a Program to accounts kept in a Store.
 //
 // A Ledger is safe for concurrent use. Operations on one member are
 // serialised (each takes the member's lock from reading the account to
-// the durable commit), operations on different members run in parallel,
-// and a durable store batches their commits. Reads (Balance, Entries,
-// Receipt) take no lock and see the last committed state.
+// the durable commit; a Merge takes both members'), operations on
+// different members run in parallel, and a durable store batches their
+// commits. Reads (Balance, Entries, Receipt) take no lock and see the
+// last committed state. Only one Ledger may write to a Store at a time.
 type Ledger struct {
 	p     *Program
 	store Store
@@ -54,7 +62,10 @@ func (l *Ledger) Program() *Program { return l.p }
 // returns the original receipt (Replayed set) and changes nothing; with
 // different content it fails with a *ConflictError. A failed operation
 // records nothing. Errors wrap the sentinels of this package (see
-// errors.go) inside an *OpError naming the transaction.
+// errors.go) inside an *OpError naming the transaction; an operation on
+// an account closed by a Merge fails with a *MergedError naming the
+// survivor, one outside the programme's history window with a
+// *WindowError.
 func (l *Ledger) Apply(ctx context.Context, op Op) (*Receipt, error) {
 	if err := validate(op, l.p); err != nil {
 		return nil, err
@@ -62,11 +73,18 @@ func (l *Ledger) Apply(ctx context.Context, op Op) (*Receipt, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m := op.MemberID()
-	mu := &l.locks[m%lockStripes]
-	mu.Lock()
-	r, err := l.applyLocked(ctx, op)
-	mu.Unlock()
+	var (
+		r   *Receipt
+		err error
+	)
+	if mg, ok := op.(Merge); ok {
+		r, err = l.applyMerge(ctx, mg)
+	} else {
+		mu := &l.locks[op.MemberID()%lockStripes]
+		mu.Lock()
+		r, err = l.applyLocked(ctx, op)
+		mu.Unlock()
+	}
 	if err == nil && !r.Replayed && l.opts.Notifier != nil {
 		for _, e := range r.Events {
 			l.opts.Notifier.Notify(e)
@@ -85,17 +103,29 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
 	if ld.Tx != nil {
 		return l.replay(ctx, tx, ld.Tx, dg)
 	}
-	a := &account{Member: m}
+	a := &account{Member: m, GrowthFloor: noFloor}
 	if ld.Account != nil {
 		if a, err = decodeAccount(ld.Account); err != nil {
 			return nil, fmt.Errorf("member %d: %w", m, err)
 		}
 	}
+	if a.Closed {
+		return nil, opErr(op, "member", &MergedError{Member: m, Into: a.MergedInto})
+	}
+	if err := checkLate(l.p, a, op); err != nil {
+		return nil, err
+	}
 	s := &state{p: l.p, a: a, tx: tx, at: op.Time(), docKey: op.docKey()}
-	if ld.Doc != nil {
+	switch {
+	case ld.Doc != nil:
 		if s.doc, err = decodeDoc(s.docKey, ld.Doc); err != nil {
 			return nil, fmt.Errorf("member %d document %q: %w", m, s.docKey, err)
 		}
+	case s.docKey != "" && len(a.Absorbed) > 0:
+		if s.doc, s.docFrom, err = l.movedDoc(ctx, a, s.docKey); err != nil {
+			return nil, err
+		}
+		s.docMoved = s.doc != nil
 	}
 	firstSeq := a.Seq
 	if err := op.apply(s); err != nil {
@@ -107,6 +137,12 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
 		l.localize(r)
 		return r, nil
 	}
+	if op.Time().After(a.Clock) {
+		a.Clock = op.Time()
+	}
+	if !l.opts.NoCompaction {
+		s.compact()
+	}
 	a.Version++
 	r.Version = a.Version
 	rec := txRecord{Digest: dg, Member: m, Op: op.Kind(), At: op.Time(), Version: a.Version, FirstSeq: firstSeq,
@@ -115,13 +151,7 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
 	if s.docOut != nil {
 		c.DocKey, c.Doc = s.docKey, s.docOut
 	}
-	c.Entries = make([][]byte, len(s.entries))
-	var w wbuf
-	for i := range s.entries {
-		w.b = make([]byte, 0, 48)
-		s.entries[i].encode(&w)
-		c.Entries[i] = w.b
-	}
+	c.Entries = encodeEntries(s.entries)
 	if err := l.store.Commit(ctx, c); err != nil {
 		if errors.Is(err, ErrTxExists) {
 			// The same ID committed for another member since we looked.
@@ -135,6 +165,17 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
 	r.Recorded = true
 	l.localize(r)
 	return r, nil
+}
+
+func encodeEntries(es []Entry) [][]byte {
+	out := make([][]byte, len(es))
+	var w wbuf
+	for i := range es {
+		w.b = make([]byte, 0, 48)
+		es[i].encode(&w)
+		out[i] = w.b
+	}
+	return out
 }
 
 func decodeDoc(key string, b []byte) (any, error) {
@@ -163,26 +204,43 @@ func (l *Ledger) replay(ctx context.Context, tx string, raw []byte, dg [16]byte)
 func (l *Ledger) receiptOf(ctx context.Context, tx string, rec txRecord) (*Receipt, error) {
 	r := &Receipt{Tx: tx, Member: rec.Member, Op: rec.Op, At: rec.At, Version: rec.Version, Events: rec.Events, After: rec.After,
 		Replayed: true, Recorded: true}
-	if rec.Count > 0 {
-		for b, err := range l.store.Entries(ctx, rec.Member, rec.FirstSeq) {
-			if err != nil {
-				return nil, fmt.Errorf("tx %q entries: %w", tx, err)
-			}
-			e, err := decodeEntry(b)
-			if err != nil {
-				return nil, fmt.Errorf("tx %q member %d: %w", tx, rec.Member, err)
-			}
-			r.Entries = append(r.Entries, e)
-			if uint64(len(r.Entries)) == rec.Count {
-				break
-			}
-		}
-		if uint64(len(r.Entries)) != rec.Count {
-			return nil, fmt.Errorf("tx %q member %d: %d of %d entries found: %w", tx, rec.Member, len(r.Entries), rec.Count, errCorrupt)
+	var err error
+	if r.Entries, err = l.entriesOf(ctx, tx, rec.Member, rec.FirstSeq, rec.Count); err != nil {
+		return nil, err
+	}
+	if rec.HasPeer {
+		if r.FromEntries, err = l.entriesOf(ctx, tx, rec.Peer, rec.PeerFirstSeq, rec.PeerCount); err != nil {
+			return nil, err
 		}
 	}
 	l.localize(r)
 	return r, nil
+}
+
+// entriesOf reads the count entries of transaction tx from member's
+// ledger, starting at first.
+func (l *Ledger) entriesOf(ctx context.Context, tx string, member uint32, first, count uint64) ([]Entry, error) {
+	if count == 0 {
+		return nil, nil
+	}
+	var es []Entry
+	for b, err := range l.store.Entries(ctx, member, first) {
+		if err != nil {
+			return nil, fmt.Errorf("tx %q entries: %w", tx, err)
+		}
+		e, err := decodeEntry(b)
+		if err != nil {
+			return nil, fmt.Errorf("tx %q member %d: %w", tx, member, err)
+		}
+		es = append(es, e)
+		if uint64(len(es)) == count {
+			break
+		}
+	}
+	if uint64(len(es)) != count {
+		return nil, fmt.Errorf("tx %q member %d: %d of %d entries found: %w", tx, member, len(es), count, errCorrupt)
+	}
+	return es, nil
 }
 
 // localize shows a receipt's times in the programme's zone, so a fresh
@@ -194,9 +252,12 @@ func (l *Ledger) localize(r *Receipt) {
 		}
 	}
 	in(&r.At)
-	for i := range r.Entries {
-		in(&r.Entries[i].At)
-		in(&r.Entries[i].Expires)
+	for _, es := range [][]Entry{r.Entries, r.FromEntries} {
+		for i := range es {
+			in(&es[i].At)
+			in(&es[i].Expires)
+			in(&es[i].Matures)
+		}
 	}
 	for i := range r.Events {
 		e := &r.Events[i]
@@ -235,6 +296,13 @@ type Balance struct {
 	Cards []Card `json:"cards,omitempty"`
 	// Entries is the number of ledger entries so far.
 	Entries uint64 `json:"entries"`
+	// Merged is set when a Merge closed the account; its balances are
+	// then zero and MergedInto is the survivor.
+	Merged     bool   `json:"merged,omitempty"`
+	MergedInto uint32 `json:"merged_into,omitempty"`
+	// MergedFrom lists the members merged into this account, directly or
+	// through members merged in later, in merge order.
+	MergedFrom []uint32 `json:"merged_from,omitempty"`
 }
 
 // Expiring is an amount of points that expires at one instant.
@@ -262,7 +330,7 @@ func (l *Ledger) Balance(ctx context.Context, member uint32, asOf time.Time) (Ba
 	if err != nil {
 		return Balance{}, err
 	}
-	a := &account{Member: member}
+	a := &account{Member: member, GrowthFloor: noFloor}
 	if ld.Account != nil {
 		if a, err = decodeAccount(ld.Account); err != nil {
 			return Balance{}, fmt.Errorf("member %d: %w", member, err)
@@ -280,8 +348,8 @@ func (l *Ledger) balanceOf(a *account, asOf time.Time) Balance {
 	if !s.a.TierSince.IsZero() {
 		b.TierSince = s.a.TierSince.In(l.p.loc)
 	}
-	for _, id := range s.spendable() {
-		lt := s.lot(id)
+	for _, i := range s.spendable() {
+		lt := &s.a.Lots[i]
 		if lt.ExpiresAt.IsZero() {
 			continue
 		}
@@ -294,6 +362,10 @@ func (l *Ledger) balanceOf(a *account, asOf time.Time) Balance {
 	for _, c := range s.a.Cards {
 		b.Cards = append(b.Cards, Card{Product: c.Product, Start: c.Start.In(l.p.loc), End: c.End.In(l.p.loc),
 			Fee: c.Fee, Savings: c.Savings, Guarantee: c.Guarantee, Refunded: c.Refunded, Status: cardStatusNames[c.Status]})
+	}
+	b.Merged, b.MergedInto = a.Closed, a.MergedInto
+	for _, x := range a.Absorbed {
+		b.MergedFrom = append(b.MergedFrom, x.Member)
 	}
 	return b
 }
@@ -323,7 +395,8 @@ func (l *Ledger) Entries(ctx context.Context, member uint32) iter.Seq2[Entry, er
 	}
 }
 
-// Members yields the IDs of members with an account, in increasing order.
+// Members yields the IDs of members with an account, in increasing order,
+// including accounts a Merge closed.
 func (l *Ledger) Members(ctx context.Context) iter.Seq2[uint32, error] {
 	return func(yield func(uint32, error) bool) {
 		for r, err := range l.store.Accounts(ctx) {
@@ -345,14 +418,16 @@ type RunSummary struct {
 }
 
 // SettleAll applies Settle at asOf to every member (expiry, maturity,
-// notices, card guarantees). Each member's settlement is its own
-// transaction "settle/<member>/<asOf>", so running it again for the same
-// asOf, or after a crash part-way, changes nothing twice.
+// notices, card guarantees), skipping accounts a Merge closed. Each
+// member's settlement is its own transaction "settle/<member>/<asOf>", so
+// running it again for the same asOf, or after a crash part-way, changes
+// nothing twice.
 func (l *Ledger) SettleAll(ctx context.Context, asOf time.Time) (RunSummary, error) {
 	return l.runAll(ctx, func(m uint32) Op { return Settle{Member: m, At: asOf} })
 }
 
-// EvaluateAll applies Evaluate at asOf to every member (tier review).
+// EvaluateAll applies Evaluate at asOf to every member (tier review),
+// skipping accounts a Merge closed.
 func (l *Ledger) EvaluateAll(ctx context.Context, asOf time.Time) (RunSummary, error) {
 	return l.runAll(ctx, func(m uint32) Op { return Evaluate{Member: m, At: asOf} })
 }
@@ -368,6 +443,9 @@ func (l *Ledger) runAll(ctx context.Context, op func(uint32) Op) (RunSummary, er
 		if err != nil {
 			if ctx.Err() != nil {
 				return sum, ctx.Err()
+			}
+			if errors.Is(err, ErrMerged) {
+				continue
 			}
 			sum.Failed = append(sum.Failed, err)
 			continue

@@ -32,11 +32,12 @@ const (
 	OpSpend
 	OpRefundSpend
 	OpWithdraw
+	OpMerge
 	opKinds
 )
 
 var opNames = [...]string{"", "order", "refund", "redeem", "reverse", "adjust", "settle", "evaluate",
-	"buy_card", "renew_card", "cancel_card", "top_up", "spend", "refund_spend", "withdraw"}
+	"buy_card", "renew_card", "cancel_card", "top_up", "spend", "refund_spend", "withdraw", "merge"}
 
 // String returns the kind's name as used in JSON ("order", "buy_card"…).
 func (k OpKind) String() string {
@@ -654,6 +655,8 @@ func UnmarshalOp(data []byte) (Op, error) {
 		return decodeStrict[Spend](rest)
 	case OpRefundSpend:
 		return decodeStrict[RefundSpend](rest)
+	case OpMerge:
+		return decodeStrict[Merge](rest)
 	default:
 		return decodeStrict[Withdraw](rest)
 	}

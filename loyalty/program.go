@@ -2,6 +2,7 @@ package loyalty
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,7 +41,41 @@ type Config struct {
 
 	Cards       []CardProduct    `json:"cards,omitempty"`
 	StoredValue StoredValueRules `json:"stored_value"`
+
+	History HistoryRules `json:"history"`
 }
+
+// HistoryRules bound how far back an operation may reach. They are
+// business rules (a refund after the return window is refused) and they
+// are what keeps every account's stored state bounded: lots and growth
+// days that no operation the rules still accept can reach are compacted
+// away (see the package documentation), so the cost of an operation
+// depends on the member's recent activity, not on their whole history.
+//
+// Both limits are measured from an account's clock: the latest time of any
+// operation recorded on it. The clock only moves forward, so a late
+// operation cannot reopen a window that later operations closed.
+type HistoryRules struct {
+	// RefundDays an order can be refunded, and a redemption reversed,
+	// after it was placed: a Refund or Reverse whose time — or the
+	// account's clock, if later — is RefundDays days or more after the
+	// order's or redemption's time (same wall-clock time in the
+	// programme's zone) fails with ErrRefundWindowClosed. 0 means the
+	// default, 366; the maximum is 36600.
+	RefundDays int `json:"refund_days,omitempty"`
+	// LateDays an operation's time may lie before the account's clock:
+	// an operation dated earlier than that fails with ErrTooLate. It
+	// bounds the growth history an account keeps (the growth window plus
+	// LateDays). 0 means the default, 366; the maximum is 36600.
+	LateDays int `json:"late_days,omitempty"`
+}
+
+// Defaults and bounds of HistoryRules.
+const (
+	DefaultRefundDays = 366
+	DefaultLateDays   = 366
+	maxHistoryDays    = 36600
+)
 
 // EarningRules say how many points an order earns: eligible net paid fen ×
 // PointsPerYuan / 100, rounded down, times the product of the multipliers
@@ -231,6 +266,8 @@ type Program struct {
 	downgrade string
 	spend     string
 	bonuses   []TopUpBonus // by Min descending
+	refund    int          // HistoryRules.RefundDays with the default applied
+	late      int          // HistoryRules.LateDays with the default applied
 }
 
 type campaign struct {
@@ -426,6 +463,15 @@ func NewProgram(c Config) (*Program, error) {
 	p.bonuses = slices.Clone(sv.Bonuses)
 	slices.SortFunc(p.bonuses, func(a, b TopUpBonus) int { return int(sign(b.Min - a.Min)) })
 
+	h := c.History
+	p.refund, p.late = cmp.Or(h.RefundDays, DefaultRefundDays), cmp.Or(h.LateDays, DefaultLateDays)
+	if h.RefundDays < 0 || h.RefundDays > maxHistoryDays {
+		bad("history.refund_days %d: want 1..%d (0 for the default %d)", h.RefundDays, maxHistoryDays, DefaultRefundDays)
+	}
+	if h.LateDays < 0 || h.LateDays > maxHistoryDays {
+		bad("history.late_days %d: want 1..%d (0 for the default %d)", h.LateDays, maxHistoryDays, DefaultLateDays)
+	}
+
 	if len(probs) > 0 {
 		return nil, &ProgramError{Problems: probs}
 	}
@@ -518,6 +564,7 @@ func (p *Program) Config() Config {
 		c.Growth.Months = p.growthMon
 	}
 	c.StoredValue.SpendOrder = p.spend
+	c.History = HistoryRules{RefundDays: p.refund, LateDays: p.late}
 	return c
 }
 

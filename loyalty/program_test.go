@@ -31,6 +31,9 @@ func TestParseProgramExample(t *testing.T) {
 	assert.Equal(t, p.Config().Tiers, p2.Config().Tiers)
 	assert.Equal(t, p.Config().Earning, p2.Config().Earning)
 	assert.Equal(t, p.Config().Expiry, p2.Config().Expiry)
+	// Defaults are filled in, and survive the round trip.
+	assert.Equal(t, HistoryRules{RefundDays: DefaultRefundDays, LateDays: DefaultLateDays}, p.Config().History)
+	assert.Equal(t, p.Config().History, p2.Config().History)
 }
 
 func tierNames(ts []Tier) []string {
@@ -51,6 +54,7 @@ func TestProgramValidation(t *testing.T) {
 		Growth:      GrowthRules{Window: "fortnight", Downgrade: "two_tiers"},
 		Cards:       []CardProduct{{ID: "plus", Fee: -1, Months: 0}, {ID: "plus", Months: 1}},
 		StoredValue: StoredValueRules{SpendOrder: "random", Bonuses: []TopUpBonus{{Min: 0, Bonus: 5}}},
+		History:     HistoryRules{RefundDays: -1, LateDays: 36601},
 	}
 	_, err := NewProgram(c)
 	var pe *ProgramError
@@ -73,6 +77,8 @@ func TestProgramValidation(t *testing.T) {
 		`cards[1]: duplicate id "plus"`,
 		`stored_value.spend_order "random"`,
 		"stored_value.bonuses[0]",
+		"history.refund_days -1: want 1..36600 (0 for the default 366)",
+		"history.late_days 36601",
 	} {
 		assert.True(t, slicesContainsSub(pe.Problems, want), "missing problem %q in %q", want, pe.Problems)
 	}

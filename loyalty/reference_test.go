@@ -23,6 +23,10 @@ type refLedger struct {
 	months  int
 	lots    []refLot
 	redeems map[string][]refAlloc
+	// redeemed is when each redemption was made: it can be reversed
+	// until refundDays days later.
+	redeemed   map[string]time.Time
+	refundDays int
 }
 
 type refLot struct {
@@ -81,14 +85,21 @@ func (r *refLedger) redeem(tx string, at time.Time, n int64) ([]refAlloc, bool) 
 		as = append(as, refAlloc{l.id, k})
 	}
 	r.redeems[tx] = as
+	r.redeemed[tx] = at
 	return as, true
 }
 
-func (r *refLedger) reverse(tx string) {
+// reverse undoes redemption tx at time at, unless its window has closed
+// (times only move forward in this test, so at is the ledger's clock).
+func (r *refLedger) reverse(tx string, at time.Time) bool {
+	if !at.Before(r.redeemed[tx].In(r.loc).AddDate(0, 0, r.refundDays)) {
+		return false
+	}
 	for _, a := range r.redeems[tx] {
 		r.lots[a.lot-1].avail += a.n // an expired lot's points stay invisible to balance
 	}
 	delete(r.redeems, tx)
+	return true
 }
 
 func (r *refLedger) expiring(at time.Time) []Expiring {
@@ -115,8 +126,12 @@ func TestLotsAgainstNaiveReference(t *testing.T) {
 			c := baseConfig()
 			months := 1 + rng.IntN(12)
 			c.Expiry = ExpiryPolicy{Months: months, EndOf: EndOfMonth}
+			// A short refund window, so lots are compacted away as the
+			// test goes and reversals past it are refused.
+			c.History.RefundDays = 30 + rng.IntN(60)
 			l := newTestLedger(t, c)
-			ref := &refLedger{loc: shanghai, months: months, redeems: map[string][]refAlloc{}}
+			ref := &refLedger{loc: shanghai, months: months, redeems: map[string][]refAlloc{},
+				redeemed: map[string]time.Time{}, refundDays: c.History.RefundDays}
 			at := sh("2024-01-01")
 			var open []string
 			for i := range 300 {
@@ -146,8 +161,14 @@ func TestLotsAgainstNaiveReference(t *testing.T) {
 					open = append(open, tx)
 				case k < 9 && len(open) > 0:
 					j := rng.IntN(len(open))
-					mustApply(t, l, Reverse{Tx: tx, Member: 1, At: at, Of: open[j]})
-					ref.reverse(open[j])
+					_, err := l.Apply(context.Background(), Reverse{Tx: tx, Member: 1, At: at, Of: open[j]})
+					if ref.reverse(open[j], at) {
+						require.NoError(t, err, "step %d", i)
+					} else {
+						var we *WindowError
+						require.ErrorAs(t, err, &we, "step %d", i)
+						require.ErrorIs(t, err, ErrRefundWindowClosed, "step %d", i)
+					}
 					open = slices.Delete(open, j, j+1)
 				default:
 					mustApply(t, l, Settle{Member: 1, At: at})

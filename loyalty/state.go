@@ -1,7 +1,9 @@
 package loyalty
 
 import (
+	"cmp"
 	"math/bits"
+	"slices"
 	"time"
 )
 
@@ -24,6 +26,10 @@ type lot struct {
 	ClawedOut   int64 // taken from this lot to cover another lot's reversal or debt
 	Clawed      int64 // of this lot's spent points, how many were recovered from other lots
 	Notified    bool  // expiry notice raised
+	// LastUsed is the latest time of an order or redemption that spent
+	// points from the lot: until that one's refund window closes, a
+	// refund may restore points to it.
+	LastUsed time.Time
 }
 
 func (l *lot) expiredAt(t time.Time) bool { return !l.ExpiresAt.IsZero() && !l.ExpiresAt.After(t) }
@@ -33,6 +39,9 @@ type growthDay struct {
 	Day   day
 	Value int64
 }
+
+// noFloor is the growth floor of an account that holds every day.
+const noFloor = day(-1 << 31)
 
 // Card period statuses.
 const (
@@ -55,29 +64,64 @@ type cardPeriod struct {
 	Status    uint8
 }
 
+// absorbed is a member whose account was merged into this one, directly
+// or through a member merged in later. Its documents (orders,
+// redemptions, spends) stay under its own ID; an operation here that
+// names one finds it there and shifts its lot IDs and card indices by
+// these offsets into this account's numbering.
+type absorbed struct {
+	Member     uint32
+	LotOffset  uint32
+	CardOffset uint32
+}
+
 // account is the whole mutable state of one member, rewritten by every
 // operation on them.
 type account struct {
-	Member    uint32
-	Version   uint64 // operations recorded so far
-	Seq       uint64 // entries written so far
-	Lots      []lot  // Lots[i].ID == i+1
-	Debt      int64
-	Lifetime  int64
-	Tier      string
-	TierSince time.Time
-	Growth    []growthDay // ascending by day
-	Cards     []cardPeriod
-	Principal int64
-	Bonus     int64
+	Member  uint32
+	Version uint64 // operations recorded so far
+	Seq     uint64 // entries written so far
+	// LotsIssued is the highest lot ID issued; Lots holds, by ascending
+	// ID, those still held (compaction drops the rest).
+	LotsIssued uint32
+	Lots       []lot
+	Debt       int64
+	Lifetime   int64
+	Tier       string
+	TierSince  time.Time
+	// Growth holds the days from GrowthFloor on, ascending; earlier days
+	// were compacted away (noFloor: none were).
+	GrowthFloor day
+	Growth      []growthDay
+	Cards       []cardPeriod
+	Principal   int64
+	Bonus       int64
+	// Clock is the latest time of an operation recorded on the account.
+	Clock time.Time
+	// MergedInto is the survivor of a Merge that closed this account
+	// (Closed set).
+	Closed     bool
+	MergedInto uint32
+	Absorbed   []absorbed // in merge order, each followed by those it had absorbed
+}
+
+// lotIndex returns the position of lot id in a.Lots, or −1 if the
+// account does not hold it.
+func (a *account) lotIndex(id uint32) int {
+	i, ok := slices.BinarySearchFunc(a.Lots, id, func(l lot, id uint32) int { return cmp.Compare(l.ID, id) })
+	if !ok {
+		return -1
+	}
+	return i
 }
 
 func (a *account) encode() []byte {
-	w := wbuf{b: make([]byte, 0, 64+48*len(a.Lots)+8*len(a.Growth))}
-	w.byte(tagAccount)
+	w := wbuf{b: make([]byte, 0, 80+56*len(a.Lots)+6*len(a.Growth)+48*len(a.Cards))}
+	w.byte(tagAccount2)
 	w.uint(uint64(a.Member))
 	w.uint(a.Version)
 	w.uint(a.Seq)
+	w.uint(uint64(a.LotsIssued))
 	w.uint(uint64(len(a.Lots)))
 	for i := range a.Lots {
 		l := &a.Lots[i]
@@ -96,11 +140,13 @@ func (a *account) encode() []byte {
 		w.int(l.ClawedOut)
 		w.int(l.Clawed)
 		w.bool(l.Notified)
+		w.time(l.LastUsed)
 	}
 	w.int(a.Debt)
 	w.int(a.Lifetime)
 	w.str(a.Tier)
 	w.time(a.TierSince)
+	w.int(int64(a.GrowthFloor))
 	w.uint(uint64(len(a.Growth)))
 	for _, g := range a.Growth {
 		w.int(int64(g.Day))
@@ -120,18 +166,39 @@ func (a *account) encode() []byte {
 	}
 	w.int(a.Principal)
 	w.int(a.Bonus)
+	w.time(a.Clock)
+	w.bool(a.Closed)
+	w.uint(uint64(a.MergedInto))
+	w.uint(uint64(len(a.Absorbed)))
+	for _, x := range a.Absorbed {
+		w.uint(uint64(x.Member))
+		w.uint(uint64(x.LotOffset))
+		w.uint(uint64(x.CardOffset))
+	}
 	return w.b
 }
 
+// decodeAccount reads an account record, in the current layout or in the
+// first one (tagAccount: lots numbered 1..n, no clock, no merges).
 func decodeAccount(b []byte) (*account, error) {
 	r := rbuf{b: b}
-	a := &account{}
-	r.tag(tagAccount, "account")
+	a := &account{GrowthFloor: noFloor}
+	legacy := len(b) > 0 && b[0] == tagAccount
+	if legacy {
+		r.tag(tagAccount, "account")
+	} else {
+		r.tag(tagAccount2, "account")
+	}
 	a.Member = r.uint32()
 	a.Version = r.uint()
 	a.Seq = r.uint()
+	if !legacy {
+		a.LotsIssued = r.uint32()
+	}
+	// One spare slot in Lots and Growth: most operations are orders, which
+	// add a lot and a growth day.
 	if n := r.count(); n > 0 {
-		a.Lots = make([]lot, n)
+		a.Lots = make([]lot, n, n+1)
 		for i := range a.Lots {
 			l := &a.Lots[i]
 			l.ID = r.uint32()
@@ -149,7 +216,20 @@ func decodeAccount(b []byte) (*account, error) {
 			l.ClawedOut = r.int()
 			l.Clawed = r.int()
 			l.Notified = r.bool()
-			if r.err == nil && l.ID != uint32(i+1) {
+			if legacy {
+				// The first layout did not record when a lot was last
+				// spent from: keep any lot with spent points for good.
+				if l.Spent > 0 {
+					l.LastUsed = maxTime
+				}
+				if r.err == nil && l.ID != uint32(i+1) {
+					r.fail("lot IDs out of sequence")
+				}
+				a.LotsIssued = l.ID
+				continue
+			}
+			l.LastUsed = r.time()
+			if r.err == nil && (l.ID == 0 || l.ID > a.LotsIssued || i > 0 && l.ID <= a.Lots[i-1].ID) {
 				r.fail("lot IDs out of sequence")
 			}
 		}
@@ -158,10 +238,16 @@ func decodeAccount(b []byte) (*account, error) {
 	a.Lifetime = r.int()
 	a.Tier = r.str()
 	a.TierSince = r.time()
+	if !legacy {
+		a.GrowthFloor = day(r.int32())
+	}
 	if n := r.count(); n > 0 {
-		a.Growth = make([]growthDay, n)
+		a.Growth = make([]growthDay, n, n+1)
 		for i := range a.Growth {
 			a.Growth[i] = growthDay{Day: day(r.int32()), Value: r.int()}
+			if r.err == nil && (a.Growth[i].Day < a.GrowthFloor || i > 0 && a.Growth[i].Day <= a.Growth[i-1].Day) {
+				r.fail("growth days out of order")
+			}
 		}
 	}
 	if n := r.count(); n > 0 {
@@ -184,6 +270,17 @@ func decodeAccount(b []byte) (*account, error) {
 	}
 	a.Principal = r.int()
 	a.Bonus = r.int()
+	if !legacy {
+		a.Clock = r.time()
+		a.Closed = r.bool()
+		a.MergedInto = r.uint32()
+		if n := r.count(); n > 0 {
+			a.Absorbed = make([]absorbed, n)
+			for i := range a.Absorbed {
+				a.Absorbed[i] = absorbed{Member: r.uint32(), LotOffset: r.uint32(), CardOffset: r.uint32()}
+			}
+		}
+	}
 	return a, r.done("account")
 }
 
@@ -314,6 +411,7 @@ type redeemDoc struct {
 	Points   int64
 	Allocs   []alloc
 	Reversed bool
+	At       time.Time // zero in records of the first layout: no refund window applies
 }
 
 func (d *redeemDoc) encode() []byte {
@@ -323,6 +421,9 @@ func (d *redeemDoc) encode() []byte {
 	w.int(d.Points)
 	encodeAllocs(&w, d.Allocs)
 	w.bool(d.Reversed)
+	if !d.At.IsZero() {
+		w.time(d.At) // optional trailing field
+	}
 	return w.b
 }
 
@@ -334,6 +435,11 @@ func decodeRedeemDoc(b []byte) (*redeemDoc, error) {
 	d.Points = r.int()
 	d.Allocs = decodeAllocs(&r)
 	d.Reversed = r.bool()
+	if r.err == nil && len(r.b) > 0 {
+		if d.At = r.time(); r.err == nil && d.At.IsZero() {
+			r.fail("zero redemption time")
+		}
+	}
 	return d, r.done("redemption")
 }
 

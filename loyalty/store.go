@@ -2,6 +2,7 @@ package loyalty
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"maps"
@@ -44,6 +45,22 @@ type Store interface {
 	Close() error
 }
 
+// MultiStore is a Store that can also commit writes to several members as
+// one atomic, durable step, which Merge needs (both accounts change or
+// neither does). Both stores of this module implement it; a Ledger on a
+// Store without it refuses Merge with errors.ErrUnsupported.
+type MultiStore interface {
+	Store
+	// CommitMulti applies cs atomically and returns once they are
+	// durable. They are one transaction, cs[0].Tx, recorded as
+	// cs[0].TxRecord; the other commits' Tx and TxRecord are ignored, and
+	// every commit names a different member. If the transaction is
+	// already recorded, or any commit's entry sequence numbers are taken,
+	// nothing is applied (ErrTxExists in the first case). Errors are as
+	// for Store.Commit.
+	CommitMulti(ctx context.Context, cs []*Commit) error
+}
+
 // Loaded is what Store.Load found.
 type Loaded struct {
 	Tx, Account, Doc []byte
@@ -84,7 +101,7 @@ type memAccount struct {
 	docs    map[string][]byte
 }
 
-var _ Store = (*MemStore)(nil)
+var _ MultiStore = (*MemStore)(nil)
 
 // NewMemStore returns an empty in-memory store.
 func NewMemStore() *MemStore {
@@ -113,30 +130,51 @@ func (s *MemStore) Load(ctx context.Context, member uint32, tx, doc string) (Loa
 
 // Commit implements Store.
 func (s *MemStore) Commit(ctx context.Context, c *Commit) error {
+	return s.CommitMulti(ctx, []*Commit{c})
+}
+
+// CommitMulti implements MultiStore.
+func (s *MemStore) CommitMulti(ctx context.Context, cs []*Commit) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if len(cs) == 0 {
+		return errors.New("commit of nothing")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.txs == nil {
 		return ErrClosed
 	}
-	if _, ok := s.txs[c.Tx]; ok {
+	if _, ok := s.txs[cs[0].Tx]; ok {
 		return ErrTxExists
 	}
-	a := s.accounts[c.Member]
-	if a == nil {
-		a = &memAccount{docs: map[string][]byte{}}
-		s.accounts[c.Member] = a
+	for i, c := range cs {
+		var have uint64
+		if a := s.accounts[c.Member]; a != nil {
+			have = uint64(len(a.entries))
+		}
+		if have != c.FirstSeq {
+			return fmt.Errorf("member %d: commit starts at entry %d but the ledger has %d", c.Member, c.FirstSeq, have)
+		}
+		for _, d := range cs[:i] {
+			if d.Member == c.Member {
+				return fmt.Errorf("member %d named twice in one commit", c.Member)
+			}
+		}
 	}
-	if uint64(len(a.entries)) != c.FirstSeq {
-		return fmt.Errorf("member %d: commit starts at entry %d but the ledger has %d", c.Member, c.FirstSeq, len(a.entries))
-	}
-	s.txs[c.Tx] = c.TxRecord
-	a.state = c.Account
-	a.entries = append(a.entries, c.Entries...)
-	if c.DocKey != "" {
-		a.docs[c.DocKey] = c.Doc
+	s.txs[cs[0].Tx] = cs[0].TxRecord
+	for _, c := range cs {
+		a := s.accounts[c.Member]
+		if a == nil {
+			a = &memAccount{docs: map[string][]byte{}}
+			s.accounts[c.Member] = a
+		}
+		a.state = c.Account
+		a.entries = append(a.entries, c.Entries...)
+		if c.DocKey != "" {
+			a.docs[c.DocKey] = c.Doc
+		}
 	}
 	return nil
 }

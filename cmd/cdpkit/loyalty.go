@@ -30,7 +30,9 @@ package's UnmarshalOp reads it: {"op":"order","tx":"t-1","member":1,
 prints every member's balances as of --as-of (default: the latest event
 time), their card periods and, with --ledger, their ledger entries. Events
 raised (tier changes, points expiring soon, card guarantees due) are
-listed as they happen.
+listed as they happen. A "merge" line ({"op":"merge","tx":"m-1",
+"member":1,"from":2,"at":…}) moves member 2's account into member 1's;
+later lines naming member 2 fail, and it is listed as merged.
 
 A line that cannot be read or applied is reported as FILE:LINE with the
 reason, and the replay carries on with the rest; the exit code is then 1.
@@ -222,6 +224,13 @@ func printReplay(ctx context.Context, out *bufio.Writer, l *loyalty.Ledger, even
 		if err != nil {
 			return err
 		}
+		if b.Merged {
+			fmt.Fprintf(out, "member %d: merged into member %d\n", m, b.MergedInto)
+			if err := printEntries(ctx, out, l, m, ts, a.ledger); err != nil {
+				return err
+			}
+			continue
+		}
 		fmt.Fprintf(out, "member %d: tier %s (growth %d", m, b.Tier, b.Growth)
 		if !b.TierSince.IsZero() {
 			fmt.Fprintf(out, ", since %s", ts(b.TierSince))
@@ -232,6 +241,9 @@ func printReplay(ctx context.Context, out *bufio.Writer, l *loyalty.Ledger, even
 		}
 		if b.Principal != 0 || b.Bonus != 0 {
 			fmt.Fprintf(out, "  stored value %s + %s bonus", yuan(b.Principal), yuan(b.Bonus))
+		}
+		if len(b.MergedFrom) > 0 {
+			fmt.Fprintf(out, "  merged from %s", strings.Trim(fmt.Sprint(b.MergedFrom), "[]"))
 		}
 		fmt.Fprintln(out)
 		for _, x := range b.Expiring {
@@ -247,15 +259,23 @@ func printReplay(ctx context.Context, out *bufio.Writer, l *loyalty.Ledger, even
 			}
 			fmt.Fprintln(out)
 		}
-		if a.ledger {
-			es, err := collect(l.Entries(ctx, m))
-			if err != nil {
-				return err
-			}
-			for _, en := range es {
-				fmt.Fprintf(out, "  %s %s\n", ts(en.At), en)
-			}
+		if err := printEntries(ctx, out, l, m, ts, a.ledger); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+func printEntries(ctx context.Context, out *bufio.Writer, l *loyalty.Ledger, m uint32, ts func(time.Time) string, on bool) error {
+	if !on {
+		return nil
+	}
+	es, err := collect(l.Entries(ctx, m))
+	if err != nil {
+		return err
+	}
+	for _, en := range es {
+		fmt.Fprintf(out, "  %s %s\n", ts(en.At), en)
 	}
 	return nil
 }

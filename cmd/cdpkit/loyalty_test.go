@@ -129,3 +129,26 @@ not json
 	assert.Contains(t, errOut, "stdin:6: unknown op \"teleport\"")
 	assert.Contains(t, out, "points 15 available")
 }
+
+// The merge example, worked out by hand from the example programme:
+// member 7's SO-1 (300.00) earns 300 pending points and growth 310;
+// member 8's SO-2 (800.00) 800 and 810. The merge on 2025-03-05 brings
+// member 8's lot and growth: 1120 ≥ 1000, gold at once. Refunding 200.00
+// of SO-2 through member 7 reverses 200 pending points of the moved lot
+// and 200 growth: 900 points (matured by 2025-03-10), growth 920. Line 6
+// names the merged member and fails.
+func TestLoyaltyReplayMerge(t *testing.T) {
+	code, out, errOut := runCmd(t, "", "loyalty", "replay", "--program", exampleProgram, "--ledger",
+		"--as-of", "2025-03-10T00:00:00+08:00", "../../loyalty/testdata/merge.jsonl")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "merge.jsonl:6: refund tx \"m-4\" member 8: member: member 8 was merged into member 7: account merged into another")
+	for _, want := range []string{
+		"2025-03-05 10:00 member 7 tier_changed silver→gold (tx mg-1)",
+		"member 7: tier gold (growth 920, since 2025-03-05 10:00)  points 900 available, 0 pending, 900 lifetime  merged from 8",
+		"#3 merge_in mg-1 lot=2 pending=+800 earned=800 peer_lot=1 ref=8",
+		"member 8: merged into member 7",
+		"#3 merge_out mg-1 lot=1 pending=-800 earned=800 peer_lot=2 ref=7",
+	} {
+		assert.Contains(t, out, want)
+	}
+}

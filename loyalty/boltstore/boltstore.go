@@ -66,12 +66,14 @@ type Store struct {
 	closed bool
 }
 
+// request is one transaction's writes: one member's, or several for a
+// merge.
 type request struct {
-	c   *loyalty.Commit
+	cs  []*loyalty.Commit
 	err chan error
 }
 
-var _ loyalty.Store = (*Store)(nil)
+var _ loyalty.MultiStore = (*Store)(nil)
 
 var (
 	bucketTx   = []byte("tx")
@@ -206,7 +208,17 @@ func (s *Store) Tx(ctx context.Context, tx string) ([]byte, error) {
 // the outcome even if ctx is cancelled, since the commit may already be on
 // disk.
 func (s *Store) Commit(ctx context.Context, c *loyalty.Commit) error {
-	r := &request{c: c, err: make(chan error, 1)}
+	return s.CommitMulti(ctx, []*loyalty.Commit{c})
+}
+
+// CommitMulti implements loyalty.MultiStore: the commits are written in
+// one bbolt transaction (they share the batch of other callers, as any
+// commit does), so a crash leaves all of them or none.
+func (s *Store) CommitMulti(ctx context.Context, cs []*loyalty.Commit) error {
+	if len(cs) == 0 {
+		return errors.New("commit of nothing")
+	}
+	r := &request{cs: cs, err: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -250,7 +262,7 @@ func (s *Store) commitLoop() {
 		errs = errs[:len(batch)]
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i, r := range batch {
-				errs[i] = apply(tx, r.c)
+				errs[i] = apply(tx, r.cs)
 				var sk errSkip
 				if errs[i] != nil && !errors.As(errs[i], &sk) {
 					return errs[i]
@@ -262,7 +274,7 @@ func (s *Store) commitLoop() {
 			// One bad commit must not fail its neighbours: retry each
 			// alone, so only the culprit (or a real I/O failure) fails.
 			for i, r := range batch {
-				errs[i] = s.db.Update(func(tx *bolt.Tx) error { return apply(tx, r.c) })
+				errs[i] = s.db.Update(func(tx *bolt.Tx) error { return apply(tx, r.cs) })
 			}
 			err = nil
 		}
@@ -280,31 +292,40 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// apply writes one commit inside a bbolt transaction, or refuses it
-// (errSkip) before writing anything.
-func apply(tx *bolt.Tx, c *loyalty.Commit) error {
+// apply writes one transaction's commits inside a bbolt transaction, or
+// refuses them (errSkip) before writing anything.
+func apply(tx *bolt.Tx, cs []*loyalty.Commit) error {
 	txb := tx.Bucket(bucketTx)
 	m := tx.Bucket(bucketM)
-	if txb.Get([]byte(c.Tx)) != nil {
+	if txb.Get([]byte(cs[0].Tx)) != nil {
 		return errSkip{loyalty.ErrTxExists}
 	}
-	if len(c.Entries) > 0 && m.Get(entryKey(c.Member, c.FirstSeq)) != nil {
-		return errSkip{fmt.Errorf("member %d: entry %d already written", c.Member, c.FirstSeq)}
-	}
-	if err := txb.Put([]byte(c.Tx), c.TxRecord); err != nil {
-		return err
-	}
-	if err := m.Put(memberKey(c.Member, 'a', nil), c.Account); err != nil {
-		return err
-	}
-	if c.DocKey != "" {
-		if err := m.Put(memberKey(c.Member, 'd', []byte(c.DocKey)), c.Doc); err != nil {
-			return err
+	for i, c := range cs {
+		if len(c.Entries) > 0 && m.Get(entryKey(c.Member, c.FirstSeq)) != nil {
+			return errSkip{fmt.Errorf("member %d: entry %d already written", c.Member, c.FirstSeq)}
+		}
+		for _, d := range cs[:i] {
+			if d.Member == c.Member {
+				return errSkip{fmt.Errorf("member %d named twice in one commit", c.Member)}
+			}
 		}
 	}
-	for i, e := range c.Entries {
-		if err := m.Put(entryKey(c.Member, c.FirstSeq+uint64(i)), e); err != nil {
+	if err := txb.Put([]byte(cs[0].Tx), cs[0].TxRecord); err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if err := m.Put(memberKey(c.Member, 'a', nil), c.Account); err != nil {
 			return err
+		}
+		if c.DocKey != "" {
+			if err := m.Put(memberKey(c.Member, 'd', []byte(c.DocKey)), c.Doc); err != nil {
+				return err
+			}
+		}
+		for i, e := range c.Entries {
+			if err := m.Put(entryKey(c.Member, c.FirstSeq+uint64(i)), e); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -237,3 +237,99 @@ func TestCancelledContextBeforeQueueing(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok, "%v", r)
 }
+
+// TestCommitMultiContract: several members' writes land together or not
+// at all, for the bbolt store and the in-memory one alike.
+func TestCommitMultiContract(t *testing.T) {
+	bs, _ := openTemp(t)
+	defer bs.Close()
+	for name, s := range map[string]loyalty.MultiStore{"bolt": bs, "mem": loyalty.NewMemStore()} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			one := func(m uint32, first uint64, es ...string) *loyalty.Commit {
+				c := &loyalty.Commit{Member: m, Account: []byte(fmt.Sprint("acct", m, first)), FirstSeq: first}
+				for _, e := range es {
+					c.Entries = append(c.Entries, []byte(e))
+				}
+				return c
+			}
+			entries := func(m uint32) []string {
+				var out []string
+				for e, err := range s.Entries(ctx, m, 0) {
+					require.NoError(t, err)
+					out = append(out, string(e))
+				}
+				return out
+			}
+			a, b := one(10, 0, "a0", "a1"), one(11, 0, "b0")
+			a.Tx, a.TxRecord, a.DocKey, a.Doc = "m1", []byte("rec"), "o:x", []byte("doc")
+			require.NoError(t, s.CommitMulti(ctx, []*loyalty.Commit{a, b}))
+			assert.Equal(t, []string{"a0", "a1"}, entries(10))
+			assert.Equal(t, []string{"b0"}, entries(11))
+			raw, err := s.Tx(ctx, "m1")
+			require.NoError(t, err)
+			assert.Equal(t, []byte("rec"), raw)
+
+			// The transaction again: nothing applied.
+			c := one(12, 0, "c0")
+			c.Tx = "m1"
+			require.ErrorIs(t, s.CommitMulti(ctx, []*loyalty.Commit{c, one(13, 0, "d0")}), loyalty.ErrTxExists)
+			assert.Empty(t, entries(12))
+			assert.Empty(t, entries(13))
+
+			// The second member's sequence number is taken: the first
+			// member's writes do not land either.
+			c = one(12, 0, "c0")
+			c.Tx, c.TxRecord = "m2", []byte("rec2")
+			require.Error(t, s.CommitMulti(ctx, []*loyalty.Commit{c, one(11, 0, "bad")}))
+			assert.Empty(t, entries(12))
+			assert.Equal(t, []string{"b0"}, entries(11))
+			raw, err = s.Tx(ctx, "m2")
+			require.NoError(t, err)
+			assert.Nil(t, raw)
+
+			// One member twice is refused.
+			d := one(14, 0, "x")
+			d.Tx = "m3"
+			require.Error(t, s.CommitMulti(ctx, []*loyalty.Commit{d, one(14, 1, "y")}))
+			assert.Empty(t, entries(14))
+		})
+	}
+}
+
+// TestMergeSurvivesReopen: a merge on bbolt, the file reopened, then a
+// refund of the loser's order through the survivor and a replay.
+func TestMergeSurvivesReopen(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := context.Background()
+	l := loyalty.NewLedger(testProgram(t), s, nil)
+	_, err := l.Apply(ctx, orderOp("b", 2, t0, 30000)) // 300 points for member 2
+	require.NoError(t, err)
+	_, err = l.Apply(ctx, orderOp("a", 1, t0, 10000)) // 100 for member 1
+	require.NoError(t, err)
+	m := loyalty.Merge{Tx: "m", Member: 1, From: 2, At: t0.Add(time.Hour)}
+	first, err := l.Apply(ctx, m)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	s, err = Open(path, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	l = loyalty.NewLedger(testProgram(t), s, nil)
+	again, err := l.Apply(ctx, m)
+	require.NoError(t, err)
+	first.Replayed = true
+	assert.Equal(t, first, again)
+	// Half of O-b refunded through member 1: 150 points reversed.
+	r, err := l.Apply(ctx, loyalty.Refund{Tx: "f", Member: 1, At: t0.Add(2 * time.Hour), OrderID: "O-b",
+		Lines: []loyalty.Line{{Category: "otc", Paid: 15000}}})
+	require.NoError(t, err)
+	assert.Equal(t, int64(250), r.After.Available)
+	b, err := l.Balance(ctx, 2, t0.Add(3*time.Hour))
+	require.NoError(t, err)
+	assert.True(t, b.Merged)
+	assert.Equal(t, uint32(1), b.MergedInto)
+	rep, err := l.Audit(ctx)
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Problems)
+}

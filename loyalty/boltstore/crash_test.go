@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,12 +27,58 @@ import (
 // acknowledged; the parent SIGKILLs it at a random moment, reopens the
 // file and checks that every acknowledged transaction is there with the
 // same content, and that the audit (balances recomputed from entries,
-// each transaction's entries complete) passes.
+// each transaction's entries complete, on both sides of a merge) passes.
 
 const (
 	envCrashDB    = "CDPKIT_LOYALTY_CRASH_DB"
 	envCrashRound = "CDPKIT_LOYALTY_CRASH_ROUND"
+	envCrashMode  = "CDPKIT_LOYALTY_CRASH_MODE"
 )
+
+// Crash test modes: the operations a child writes.
+const (
+	modePlain = "plain" // orders, redemptions, refunds on 40 shared members
+	modeMerge = "merge" // the same on chains of members merged one into the next
+)
+
+// mergeEvery is how many steps a worker spends on one member in merge
+// mode before merging it into the next.
+const mergeEvery = 5
+
+// chainMember is the member a merge-mode worker writes to at step i: its
+// own chain, so every merge of the chain is made by one goroutine in
+// order.
+func chainMember(round, g, i int) uint32 {
+	return uint32(1_000_000 + round*100_000 + g*1000 + i/mergeEvery)
+}
+
+// opFor is the operation transaction i of worker g writes in a round.
+func opFor(mode string, round, g, i int) loyalty.Op {
+	if mode == modePlain {
+		return crashOp(round, g, i)
+	}
+	m := chainMember(round, g, i)
+	tx := fmt.Sprintf("r%d-g%d-%d", round, g, i)
+	at := t0.Add(time.Duration(round*100000+i) * time.Second)
+	if i%mergeEvery == mergeEvery-1 {
+		return loyalty.Merge{Tx: tx, Member: m + 1, From: m, At: at}
+	}
+	// The plain mix, addressed to the chain's current member: a refund of
+	// an order placed before a merge reaches it through the survivor.
+	switch op := crashOp(round, g, i).(type) {
+	case loyalty.Order:
+		op.Member = m
+		return op
+	case loyalty.Redeem:
+		op.Member = m
+		return op
+	case loyalty.Refund:
+		op.Member = m
+		return op
+	default:
+		panic(fmt.Sprintf("crashOp gave %T", op))
+	}
+}
 
 // crashOp is the operation a child writes as transaction i of worker g in
 // a round: a pure function, so the parent can re-apply an acknowledged one
@@ -72,6 +119,7 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("helper process for TestCrashRecovery")
 	}
 	round, _ := strconv.Atoi(os.Getenv(envCrashRound))
+	mode := os.Getenv(envCrashMode)
 	s, err := Open(path, nil)
 	if err != nil {
 		fmt.Println("error", err)
@@ -91,7 +139,7 @@ func TestCrashChild(t *testing.T) {
 	for g := range 12 {
 		wg.Go(func() {
 			for i := range 1_000_000 {
-				op := crashOp(round, g, i)
+				op := opFor(mode, round, g, i)
 				_, err := l.Apply(context.Background(), op)
 				switch {
 				case err == nil:
@@ -113,12 +161,25 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes")
 	}
+	crashRounds(t, modePlain, 6, 20250301)
+}
+
+// TestCrashRecoveryMerges kills a child that merges accounts while it
+// writes: each merge is on disk on both sides or on neither.
+func TestCrashRecoveryMerges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns child processes")
+	}
+	crashRounds(t, modeMerge, 6, 20250302)
+}
+
+func crashRounds(t *testing.T, mode string, rounds int, seed uint64) {
 	path := t.TempDir() + "/crash.db"
-	rng := rand.New(rand.NewPCG(20250301, 1))
+	rng := rand.New(rand.NewPCG(seed, 1))
 	acked := map[string]bool{}
-	for round := range 6 {
+	for round := range rounds {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), envCrashDB+"="+path, envCrashRound+"="+strconv.Itoa(round))
+		cmd.Env = append(os.Environ(), envCrashDB+"="+path, envCrashRound+"="+strconv.Itoa(round), envCrashMode+"="+mode)
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		cmd.Stderr = os.Stderr
@@ -160,22 +221,59 @@ func TestCrashRecovery(t *testing.T) {
 		assert.Equal(t, "signal: killed", ee.Error(), "child exited on its own")
 		t.Logf("round %d: %d transactions acknowledged before the kill", round, n)
 
-		verifyAfterCrash(t, path, acked)
+		verifyAfterCrash(t, path, mode, round, acked)
 	}
 	assert.NotEmpty(t, acked)
 }
 
-func verifyAfterCrash(t *testing.T, path string, acked map[string]bool) {
+func verifyAfterCrash(t *testing.T, path, mode string, round int, acked map[string]bool) {
 	t.Helper()
 	s, err := Open(path, nil)
 	require.NoError(t, err)
 	defer s.Close()
 	ctx := context.Background()
 	l := loyalty.NewLedger(testProgram(t), s, nil)
+	last := map[int]int{} // the last acknowledged step of each worker this round
+	for tx := range acked {
+		r, g, i, err := parseTx(tx)
+		require.NoError(t, err)
+		if r == round {
+			last[g] = max(last[g], i)
+		}
+	}
+	if mode == modeMerge {
+		// Before anything is re-applied: every merge of the round, up to
+		// well past what was acknowledged, is on both sides or neither.
+		merges := 0
+		for g, lastI := range last {
+			for i := mergeEvery - 1; i <= lastI+10*mergeEvery; i += mergeEvery {
+				op := opFor(mode, round, g, i).(loyalty.Merge)
+				_, recorded, err := l.Receipt(ctx, op.Tx)
+				require.NoError(t, err)
+				from, err := l.Balance(ctx, op.From, op.At)
+				require.NoError(t, err)
+				// The survivor may have been merged on in turn: the end of
+				// the chain holds everything.
+				into, err := l.Balance(ctx, op.Member, op.At)
+				require.NoError(t, err)
+				for into.Merged {
+					into, err = l.Balance(ctx, into.MergedInto, op.At)
+					require.NoError(t, err)
+				}
+				require.Equal(t, recorded, from.Merged, "merge %s recorded %v, loser closed %v", op.Tx, recorded, from.Merged)
+				require.Equal(t, recorded, slices.Contains(into.MergedFrom, op.From), "merge %s recorded %v, survivor", op.Tx, recorded)
+				if recorded {
+					require.Equal(t, op.Member, from.MergedInto)
+					merges++
+				}
+			}
+		}
+		t.Logf("round %d: %d merges on disk", round, merges)
+	}
 	for tx := range acked {
 		round, g, i, err := parseTx(tx)
 		require.NoError(t, err)
-		r, err := l.Apply(ctx, crashOp(round, g, i))
+		r, err := l.Apply(ctx, opFor(mode, round, g, i))
 		require.NoError(t, err, "acknowledged %s", tx)
 		require.True(t, r.Replayed, "acknowledged %s was lost", tx)
 	}
