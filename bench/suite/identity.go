@@ -151,6 +151,9 @@ func genIdentity(ctx context.Context, env *Env, sink func(k int) func(o *synth.O
 			}
 			c.counts = append(c.counts, uint8(k))
 		}
+		// Cut the slices to size: at 10M members the slack of append's
+		// doubling alone would be gigabytes.
+		c.counts, c.keys = slices.Clone(c.counts), slices.Clone(c.keys)
 		return c, nil
 	})
 	task.Done()

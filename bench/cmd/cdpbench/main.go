@@ -85,6 +85,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var results []harness.Result
 	var failures []error
 	machine := harness.ThisMachine(time.Now())
+	if os.Getenv("GOMEMLIMIT") == "" && machine.MemBytes > 0 {
+		// At tens of millions of members the live data is most of the
+		// machine's memory; by default the heap may grow to twice the
+		// live data before a collection, which would not fit. A soft limit
+		// makes the collector work harder near it instead.
+		debug.SetMemoryLimit(machine.MemBytes / 100 * 85)
+	}
 	if len(cfg.in) > 0 {
 		for _, name := range cfg.in {
 			rs, err := readResults(name)
