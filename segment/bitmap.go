@@ -1,6 +1,8 @@
 package segment
 
 import (
+	"bytes"
+	"fmt"
 	"math/bits"
 	"runtime"
 	"slices"
@@ -214,7 +216,7 @@ func bitmapFromRoaring(tx uint64, rb *roaring.Bitmap) *bitmap {
 		for k := lo; k < hi; k++ {
 			src := (*words)(dense[k*chunkWords : (k+1)*chunkWords])
 			n := popcount(src)
-			if n > arrayMax && n < chunkSize {
+			if n > arrayLimit && n < chunkSize {
 				w := new(words)
 				*w = *src
 				src = w
@@ -253,25 +255,31 @@ func (b *bitmap) toRoaring() *roaring.Bitmap {
 	if b.card() == 0 {
 		return roaring.New()
 	}
-	dense := 0
+	dense, used := 0, 0
 	for _, c := range b.c {
-		if c != nil && c.w != nil {
-			dense++
+		if c != nil {
+			used++
+			if c.w != nil {
+				dense++
+			}
 		}
 	}
 	if dense == 0 {
 		vals := make([]uint32, 0, b.n)
-		for k, c := range b.c {
-			if c == nil {
-				continue
-			}
-			hi := uint32(k) << chunkShift
-			for _, v := range c.arr {
-				vals = append(vals, hi|uint32(v))
-			}
-		}
 		rb := roaring.New()
-		rb.AddMany(vals)
+		rb.AddMany(b.appendValues(vals))
+		return rb
+	}
+	if used*2 < len(b.c) {
+		// Chunks far apart: a dense copy of the range would be mostly
+		// zeros, so hand roaring the portable bytes instead.
+		var buf bytes.Buffer
+		buf.Grow(int(b.portableSize()))
+		b.writePortable(&buf)
+		rb := roaring.New()
+		if _, err := rb.ReadFrom(&buf); err != nil {
+			panic(fmt.Sprintf("segment: roaring rejects our own bitmap: %v", err))
+		}
 		return rb
 	}
 	d := make([]uint64, len(b.c)*chunkWords)
@@ -291,6 +299,28 @@ func (b *bitmap) toRoaring() *roaring.Bitmap {
 	// Without a copy the result's bit chunks point into d, which is only
 	// worth keeping alive when most chunks are bits.
 	return roaring.FromDense(d, dense*4 < len(b.c)*3)
+}
+
+// bitmapFromRange returns the members [lo, hi) as a bitmap owned by tx.
+func bitmapFromRange(tx uint64, lo, hi uint64) *bitmap {
+	b := &bitmap{tx: tx}
+	if lo >= hi {
+		return b
+	}
+	b.c = make([]*container, (hi-1)>>chunkShift+1)
+	for k := lo >> chunkShift; k <= (hi-1)>>chunkShift; k++ {
+		base := k << chunkShift
+		from, to := max(lo, base)-base, min(hi, base+chunkSize)-base
+		if from == 0 && to == chunkSize {
+			b.c[k] = fullChunk
+		} else {
+			w := new(words)
+			setRange(w, int(from), int(to))
+			b.c[k] = containerFromWords(tx, w, int(to-from))
+		}
+		b.n += to - from
+	}
+	return b
 }
 
 // appendValues appends b's members in increasing order.

@@ -19,8 +19,14 @@ const (
 	chunkSize  = 1 << chunkShift
 	chunkWords = chunkSize / 64
 	// arrayMax is roaring's threshold: an array of more than 4096 uint16s
-	// would be larger than the 8 KiB of bits.
+	// would be larger than the 8 KiB of bits. The portable format stores
+	// containers of up to arrayMax members as arrays.
 	arrayMax = 4096
+	// arrayLimit is where our containers switch to bits, earlier than
+	// roaring: between 2048 and 4096 members an array saves at most half of
+	// 8 KiB, but ORing it costs a store per member where bits cost 1024
+	// word operations, and mid-density tags are common in audiences.
+	arrayLimit = 2048
 )
 
 // words is one chunk of bits; member low bits x is bit x%64 of word x/64.
@@ -49,8 +55,8 @@ var zeroWords = new(words)
 type container struct {
 	tx  uint64
 	n   int32    // cardinality, 1..65536
-	arr []uint16 // sorted low bits when n <= arrayMax
-	w   *words   // bits when n > arrayMax
+	arr []uint16 // sorted low bits, when w is nil (then n <= arrayLimit)
+	w   *words   // bits
 }
 
 func (c *container) contains(x uint16) bool {
@@ -90,7 +96,7 @@ func (c *container) add(x uint16) bool {
 	if ok {
 		return false
 	}
-	if len(c.arr) == arrayMax {
+	if len(c.arr) == arrayLimit {
 		w := new(words)
 		for _, v := range c.arr {
 			w[v>>6] |= 1 << (v & 63)
@@ -115,7 +121,9 @@ func (c *container) remove(x uint16) bool {
 		}
 		c.w[x>>6] &^= m
 		c.n--
-		if c.n <= arrayMax {
+		// Back to an array only at half the limit, so a member going in
+		// and out at the threshold does not convert each time.
+		if c.n <= arrayLimit/2 {
 			c.arr = appendBits(make([]uint16, 0, c.n), c.w)
 			c.w = nil
 		}
@@ -153,7 +161,7 @@ func containerFromWords(tx uint64, w *words, n int) *container {
 		return nil
 	case n == chunkSize:
 		return fullChunk
-	case n <= arrayMax:
+	case n <= arrayLimit:
 		return &container{tx: tx, n: int32(n), arr: appendBits(make([]uint16, 0, n), w)}
 	default:
 		return &container{tx: tx, n: int32(n), w: w}
@@ -166,7 +174,7 @@ func containerFromSorted(tx uint64, arr []uint16) *container {
 	switch n := len(arr); {
 	case n == 0:
 		return nil
-	case n <= arrayMax:
+	case n <= arrayLimit:
 		return &container{tx: tx, n: int32(n), arr: arr}
 	case n == chunkSize:
 		return fullChunk

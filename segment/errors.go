@@ -45,6 +45,7 @@ type FieldError struct {
 	Err   error
 }
 
+// Error describes the field and the problem.
 func (e *FieldError) Error() string {
 	if errors.Is(e.Err, ErrKindMismatch) {
 		return fmt.Sprintf("field %q is %s, not %s: %v", e.Field, e.Kind, e.Want, e.Err)
@@ -62,6 +63,7 @@ type MemberError struct {
 	Err    error
 }
 
+// Error names the field and the member.
 func (e *MemberError) Error() string {
 	return fmt.Sprintf("field %q member %d: %v", e.Field, e.Member, e.Err)
 }
@@ -79,6 +81,7 @@ type ExprError struct {
 	Err          error
 }
 
+// Error gives line:column and the message.
 func (e *ExprError) Error() string {
 	return fmt.Sprintf("%d:%d: %s", e.Line, e.Column, e.Msg)
 }

@@ -634,6 +634,8 @@ func (r *runner) count(x *xnode, k int) int {
 	case xAnd:
 		_, n := r.evalAnd(x, k, true)
 		return n
+	case xRange:
+		return r.countRangeWithin(x, k, nil)
 	case xOr:
 		if x.disjoint {
 			n := 0
@@ -693,6 +695,13 @@ func (r *runner) evalOr(x *xnode, k int) cres {
 // evalAnd evaluates an AND (with AND-NOTs) on chunk k. With countOnly it
 // returns just the cardinality, fusing the last step with the popcount.
 func (r *runner) evalAnd(x *xnode, k int, countOnly bool) (cres, int) {
+	return r.evalAndFrom(x, k, nil, countOnly)
+}
+
+// evalAndFrom evaluates an AND on chunk k; with a start it evaluates
+// start ∩ the AND, beginning from start (which it does not release), so an
+// outer intersection narrows the inner one from its first step.
+func (r *runner) evalAndFrom(x *xnode, k int, start *cres, countOnly bool) (cres, int) {
 	// A positive leaf with nothing in this chunk empties it: check them
 	// all before touching any words.
 	for _, p := range x.kids {
@@ -700,13 +709,21 @@ func (r *runner) evalAnd(x *xnode, k int, countOnly bool) (cres, int) {
 			return cres{}, 0
 		}
 	}
-	acc := r.eval(x.kids[0], k)
+	var acc cres
+	first := 1
+	if start != nil {
+		acc = *start
+		acc.own = false
+		first = 0
+	} else {
+		acc = r.eval(x.kids[0], k)
+	}
 	if acc.empty() {
 		r.release(acc)
 		return cres{}, 0
 	}
 	steps := len(x.kids) - 1 + len(x.neg)
-	for i := 1; i <= steps; i++ {
+	for i := first; i <= steps; i++ {
 		var kid *xnode
 		negate := i >= len(x.kids)
 		if negate {
@@ -715,7 +732,48 @@ func (r *runner) evalAnd(x *xnode, k int, countOnly bool) (cres, int) {
 			kid = x.kids[i]
 		}
 		last := countOnly && i == steps
-		c := r.eval(kid, k)
+		var c cres
+		if kid.kind == xRange && !negate && last {
+			n := r.countRangeWithin(kid, k, &acc)
+			r.release(acc)
+			return cres{}, n
+		}
+		if kid.kind == xRange {
+			c = r.evalRangeWithin(kid, k, &acc)
+			if !negate {
+				// The range was walked within acc, so it is the
+				// intersection already.
+				r.release(acc)
+				if last {
+					n := c.card()
+					r.release(c)
+					return cres{}, n
+				}
+				acc = c
+				if acc.empty() {
+					r.release(acc)
+					return cres{}, 0
+				}
+				continue
+			}
+		} else if kid.kind == xOr && !negate && allLeaves(kid.kids) {
+			var n int
+			acc, n = r.andOrLeaves(acc, kid.kids, k, last)
+			if last {
+				return cres{}, n
+			}
+			if acc.empty() {
+				r.release(acc)
+				return cres{}, 0
+			}
+			continue
+		} else if kid.kind == xAnd && negate {
+			// acc \ (a ∩ b …) = acc \ (acc ∩ a ∩ b …): walk the inner AND
+			// from acc, which it can only narrow.
+			c, _ = r.evalAndFrom(kid, k, &acc, false)
+		} else {
+			c = r.eval(kid, k)
+		}
 		var n int
 		acc, n = r.combine(acc, c, negate, last)
 		if last {
@@ -739,6 +797,188 @@ func (r *runner) evalAnd(x *xnode, k int, countOnly bool) (cres, int) {
 		return cres{}, n
 	}
 	return acc, acc.card()
+}
+
+// andOrLeaves returns acc ∩ (l1 ∪ l2 ∪ …) for leaves on chunk k in one pass
+// over the words, without building the union: the common "tag and any of
+// these tags" step. It releases acc when it replaces it; with countOnly it
+// returns only the count.
+func (r *runner) andOrLeaves(acc cres, leaves []*xnode, k int, countOnly bool) (cres, int) {
+	var ws []*words
+	var arrs [][]uint16
+	for _, l := range leaves {
+		c := l.bm.chunk(k)
+		switch {
+		case c == nil:
+		case c.w == fullWords:
+			if countOnly {
+				n := acc.card()
+				r.release(acc)
+				return cres{}, n
+			}
+			return acc, 0
+		case c.w != nil:
+			ws = append(ws, c.w)
+		default:
+			arrs = append(arrs, c.arr)
+		}
+	}
+	if len(ws) == 0 && len(arrs) == 0 {
+		r.release(acc)
+		return cres{}, 0
+	}
+	if acc.w == nil || acc.w == fullWords && len(ws) == 0 {
+		if acc.w == fullWords {
+			// Full ∩ union of arrays: the union itself.
+			u := r.getArr()
+			for _, a := range arrs {
+				u = unionArr(u, a)
+			}
+			return r.finish(cres{arr: u, n: len(u), own: true}, countOnly)
+		}
+		// Keep the members of the array found in any leaf.
+		out := acc.arr[:0]
+		if !acc.own {
+			out = r.getArr()
+		}
+		for _, v := range acc.arr {
+			hit := false
+			for _, w := range ws {
+				if w[v>>6]&(1<<(v&63)) != 0 {
+					hit = true
+					break
+				}
+			}
+			for i := 0; !hit && i < len(arrs); i++ {
+				_, hit = slices.BinarySearch(arrs[i], v)
+			}
+			if hit {
+				out = append(out, v)
+			}
+		}
+		return r.finish(cres{arr: out, n: len(out), own: true}, countOnly)
+	}
+	// Members of the arrays that acc holds, read before acc may be
+	// overwritten in place.
+	var extra []uint16
+	for _, a := range arrs {
+		for _, v := range a {
+			if acc.w[v>>6]&(1<<(v&63)) != 0 {
+				extra = append(extra, v)
+			}
+		}
+	}
+	if countOnly && len(extra) == 0 {
+		n := andUnionCount(acc.w, ws)
+		r.release(acc)
+		return cres{}, n
+	}
+	dst := acc.w
+	if !acc.own {
+		dst = r.get()
+	}
+	n := andUnion(dst, acc.w, ws)
+	for _, v := range extra {
+		m := uint64(1) << (v & 63)
+		if dst[v>>6]&m == 0 {
+			dst[v>>6] |= m
+			n++
+		}
+	}
+	return r.finish(cres{w: dst, n: n, own: true}, countOnly)
+}
+
+// finish returns c, or with countOnly its cardinality having released it.
+func (r *runner) finish(c cres, countOnly bool) (cres, int) {
+	if !countOnly {
+		return c, 0
+	}
+	n := c.card()
+	r.release(c)
+	return cres{}, n
+}
+
+// unionArr merges sorted b into sorted a.
+func unionArr(a, b []uint16) []uint16 {
+	if len(a) == 0 {
+		return append(a, b...)
+	}
+	out := make([]uint16, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case a[i] > b[j]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+// andUnion sets dst = a ∩ (ws[0] ∪ ws[1] ∪ …) and returns its cardinality;
+// dst may be a.
+func andUnion(dst, a *words, ws []*words) int {
+	n := 0
+	switch len(ws) {
+	case 1:
+		return and3(dst, a, ws[0])
+	case 2:
+		b, c := ws[0], ws[1]
+		for i := range dst {
+			x := a[i] & (b[i] | c[i])
+			dst[i] = x
+			n += bits.OnesCount64(x)
+		}
+	case 3:
+		b, c, d := ws[0], ws[1], ws[2]
+		for i := range dst {
+			x := a[i] & (b[i] | c[i] | d[i])
+			dst[i] = x
+			n += bits.OnesCount64(x)
+		}
+	default:
+		for i := range dst {
+			var u uint64
+			for _, w := range ws {
+				u |= w[i]
+			}
+			x := a[i] & u
+			dst[i] = x
+			n += bits.OnesCount64(x)
+		}
+	}
+	return n
+}
+
+// andUnionCount is andUnion's cardinality without storing the result.
+func andUnionCount(a *words, ws []*words) int {
+	n := 0
+	switch len(ws) {
+	case 1:
+		return popAnd(a, ws[0])
+	case 2:
+		b, c := ws[0], ws[1]
+		for i := range a {
+			n += bits.OnesCount64(a[i] & (b[i] | c[i]))
+		}
+	default:
+		for i := range a {
+			var u uint64
+			for _, w := range ws {
+				u |= w[i]
+			}
+			n += bits.OnesCount64(a[i] & u)
+		}
+	}
+	return n
 }
 
 // combine returns acc ∩ c (or acc \ c when negate), releasing c and, when
@@ -884,9 +1124,29 @@ func (r *runner) combine(acc, c cres, negate, countOnly bool) (cres, int) {
 	return cres{w: dst, n: n, own: true}, 0
 }
 
-// intersectArr and differenceArr merge sorted arrays; out may alias a.
+// intersectArr and differenceArr combine sorted arrays; out may alias a.
+// Arrays of similar length are merged; when one is far shorter each of its
+// values is found in the other by binary search, so a handful of members
+// against a thousand costs a handful of searches, not a thousand steps.
 func intersectArr(out, a, b []uint16, countOnly bool) ([]uint16, int) {
 	n := 0
+	if len(a)*16 < len(b) || len(b)*16 < len(a) {
+		small, large := a, b
+		if len(b) < len(a) {
+			small, large = b, a
+		}
+		for _, v := range small {
+			i, found := slices.BinarySearch(large, v)
+			large = large[i:]
+			if found {
+				if !countOnly {
+					out = append(out, v) // behind the reads even when out aliases a
+				}
+				n++
+			}
+		}
+		return out, n
+	}
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		switch {
@@ -908,6 +1168,19 @@ func intersectArr(out, a, b []uint16, countOnly bool) ([]uint16, int) {
 
 func differenceArr(out, a, b []uint16, countOnly bool) ([]uint16, int) {
 	n := 0
+	if len(a)*16 < len(b) {
+		for _, v := range a {
+			i, found := slices.BinarySearch(b, v)
+			b = b[i:]
+			if !found {
+				if !countOnly {
+					out = append(out, v)
+				}
+				n++
+			}
+		}
+		return out, n
+	}
 	j := 0
 	for _, v := range a {
 		for j < len(b) && b[j] < v {
@@ -926,21 +1199,55 @@ func differenceArr(out, a, b []uint16, countOnly bool) ([]uint16, int) {
 
 // evalRange evaluates a BSI range node on chunk k.
 func (r *runner) evalRange(x *xnode, k int) cres {
+	c, _ := r.rangeWithin(x, k, nil, false)
+	return c
+}
+
+// evalRangeWithin is evalRange among the members of mask only.
+func (r *runner) evalRangeWithin(x *xnode, k int, mask *cres) cres {
+	c, _ := r.rangeWithin(x, k, mask, false)
+	return c
+}
+
+// countRangeWithin counts what evalRangeWithin would return. The ranges are
+// disjoint, so their counts add up without a bitmap of the result.
+func (r *runner) countRangeWithin(x *xnode, k int, mask *cres) int {
+	_, n := r.rangeWithin(x, k, mask, true)
+	return n
+}
+
+// rangeWithin evaluates a BSI range node on chunk k among the members of
+// mask only (all members when mask is nil): an AND pushed into the
+// bit-plane walk, which then starts from fewer members and settles sooner.
+// With countOnly it returns just the count.
+func (r *runner) rangeWithin(x *xnode, k int, mask *cres, countOnly bool) (cres, int) {
 	s := x.num
 	ec := s.exist.chunk(k)
-	if ec == nil {
-		return cres{}
+	if ec == nil || (mask != nil && mask.empty()) {
+		return cres{}, 0
 	}
-	if ec.w == nil && ec.n <= sparseRangeMax {
-		// Few values in this chunk: reading each member's value costs less
-		// than expanding every plane to words.
+	var few []uint16 // candidates to test one by one, when few
+	switch {
+	case mask != nil && mask.w == nil && len(mask.arr) <= sparseRangeMax:
+		few = mask.arr
+	case ec.w == nil && ec.n <= sparseRangeMax:
+		few = ec.arr
+	}
+	if few != nil {
+		// Reading each candidate's value costs less than expanding every
+		// plane to words.
 		out := r.getArr()
-		for _, v := range ec.arr {
-			if inRanges(x.ranges, valueAt(s, k, v)) {
+		for _, v := range few {
+			if (mask == nil || mask.contains(v)) && ec.contains(v) && inRanges(x.ranges, valueAt(s, k, v)) {
 				out = append(out, v)
 			}
 		}
-		return cres{arr: out, n: len(out), own: true}
+		if countOnly {
+			n := len(out)
+			r.release(cres{arr: out, own: true})
+			return cres{}, n
+		}
+		return cres{arr: out, n: len(out), own: true}, len(out)
 	}
 	r.tmp = r.tmp[:0]
 	get := func() *words {
@@ -949,9 +1256,42 @@ func (r *runner) evalRange(x *xnode, k int) cres {
 		return w
 	}
 	r.cp.load(s, k, get)
+	if mask != nil {
+		// Restrict the walk to the mask: exist and sign both, since the
+		// negative values are walked from sign.
+		m := mask.w
+		if m == nil {
+			m = get()
+			clear(m[:])
+			for _, v := range mask.arr {
+				m[v>>6] |= 1 << (v & 63)
+			}
+		}
+		e, sg := get(), get()
+		for j := range e {
+			e[j] = r.cp.exist[j] & m[j]
+			sg[j] = r.cp.sign[j] & m[j]
+		}
+		r.cp.exist, r.cp.sign = e, sg
+	}
+	comp := complementRanges(x.ranges)
+	if countOnly {
+		n := 0
+		if len(comp) < len(x.ranges) {
+			n = popcount(r.cp.exist)
+			for _, rg := range comp {
+				n -= r.cp.rangeInto(nil, rg)
+			}
+		} else {
+			for _, rg := range x.ranges {
+				n += r.cp.rangeInto(nil, rg)
+			}
+		}
+		r.free = append(r.free, r.tmp...)
+		return cres{}, n
+	}
 	out := r.get()
 	clear(out[:])
-	comp := complementRanges(x.ranges)
 	if len(comp) < len(x.ranges) {
 		for _, rg := range comp {
 			r.cp.rangeInto(out, rg)
@@ -964,10 +1304,8 @@ func (r *runner) evalRange(x *xnode, k int) cres {
 			r.cp.rangeInto(out, rg)
 		}
 	}
-	for _, w := range r.tmp {
-		r.free = append(r.free, w)
-	}
-	return cres{w: out, n: -1, own: true}
+	r.free = append(r.free, r.tmp...)
+	return cres{w: out, n: -1, own: true}, 0
 }
 
 // sparseRangeMax is the number of values in a chunk below which a range is

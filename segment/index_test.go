@@ -3,6 +3,7 @@ package segment
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -521,4 +522,34 @@ func TestMembersUniverse(t *testing.T) {
 	n, _ := v.Count(Not(Tag("t")))
 	assert.Equal(t, uint64(99), n)
 	assert.Equal(t, uint64(101), v.MemberCount())
+}
+
+// TestDenseTagMemory checks the bound: a dense tag costs within 10%
+// of its raw bit size (n/8 bytes), and a clustered one less.
+func TestDenseTagMemory(t *testing.T) {
+	const n = 1 << 20
+	rng := rand.New(rand.NewPCG(6, 6))
+	w := make([]uint64, n/64)
+	for i := range w {
+		w[i] = rng.Uint64() // 50% random
+	}
+	clustered := make([]uint64, n/64)
+	for i := range clustered[:len(clustered)/2] {
+		clustered[i] = ^uint64(0) // the first half of the members
+	}
+	ix := New(nil)
+	require.NoError(t, ix.Update(func(tx *Tx) error {
+		require.NoError(t, tx.Declare("random", KindTag))
+		require.NoError(t, tx.Declare("clustered", KindTag))
+		require.NoError(t, tx.ReplaceTagWords("random", w))
+		return tx.ReplaceTagWords("clustered", clustered)
+	}))
+	v := ix.View()
+	raw := float64(n / 8)
+	got, err := v.FieldBytes("random")
+	require.NoError(t, err)
+	assert.LessOrEqual(t, float64(got), 1.1*raw, "random 50%% tag: %d bytes for %v raw", got, raw)
+	assert.GreaterOrEqual(t, float64(got), raw, "the estimate counts the bits themselves")
+	got, _ = v.FieldBytes("clustered")
+	assert.Less(t, float64(got), 0.05*raw, "full chunks share one container")
 }

@@ -385,15 +385,21 @@ func (p *Plan) render(sb *strings.Builder, outer int) {
 				if i > 0 {
 					sb.WriteString(op)
 				}
-				// A same-operator child is parenthesised so that the tree
-				// shape, not just the meaning, survives a round trip.
-				k.render(sb, prec+1)
+				k.render(sb, prec)
 			}
 		})
 	case pNot:
 		sb.WriteByte('!')
 		if len(p.kids) == 1 {
-			p.kids[0].render(sb, precUnary)
+			k := p.kids[0]
+			if k != nil && k.kind == pNot {
+				// CEL's parser folds !!x into x; keep the plan's shape.
+				sb.WriteByte('(')
+				k.render(sb, 0)
+				sb.WriteByte(')')
+				return
+			}
+			k.render(sb, precUnary)
 		}
 	}
 }

@@ -394,7 +394,7 @@ func (g *planGen) plan(depth int) *Plan {
 }
 
 func TestPropertyAgainstReference(t *testing.T) {
-	for seed := range uint64(2) {
+	for seed := range uint64(scaled(2)) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 42))
 			// Just past two chunks: one full chunk, one partial, one far.
@@ -413,13 +413,21 @@ func TestPropertyAgainstReference(t *testing.T) {
 			}))
 			asOf := g.day0 + Day(rng.IntN(22))
 			v := ix.View().AtDay(asOf)
-			for i := range 30 {
+			for i := range scaled(30) {
 				p := g.plan(3)
 				want := ref.eval(p, asOf)
 				checkPlanAgainst(t, v, p, want, fmt.Sprintf("plan %d: %v", i, p))
 			}
 		})
 	}
+}
+
+// scaled returns n, or half of it under the race detector.
+func scaled(n int) int {
+	if raceEnabled {
+		return max(1, n/2)
+	}
+	return n
 }
 
 // checkPlanAgainst compares every way of reading a plan's result with want.
@@ -467,7 +475,7 @@ func TestPropertyTopNAndStats(t *testing.T) {
 	ix, ref := refData(t, rng, 70000)
 	g := &planGen{rng: rng, day0: 19800}
 	v := ix.View().AtDay(g.day0 + 19)
-	for i := range 12 {
+	for i := range scaled(12) {
 		p := g.plan(2)
 		audience := ref.eval(p, g.day0+19)
 
@@ -545,7 +553,7 @@ func TestPropertyWritesAndVersions(t *testing.T) {
 		ref *refModel
 	}
 	var versions []version
-	for round := range 5 {
+	for round := range scaled(5) {
 		require.NoError(t, ix.Update(func(tx *Tx) error {
 			for range 200 {
 				id := rng.Uint32N(n + 10)

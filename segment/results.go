@@ -130,19 +130,17 @@ func (r *runner) keep(c cres) *container {
 		return fullChunk
 	}
 	n := c.card()
-	w := c.w
-	if !c.own || n <= arrayMax || n == chunkSize {
-		// containerFromWords keeps w only for bits, and only when it is
-		// ours to give; otherwise copy or convert.
-		if !c.own && n > arrayMax && n < chunkSize {
+	if n > arrayLimit && n < chunkSize {
+		w := c.w
+		if !c.own {
 			w = new(words)
 			*w = *c.w
 		}
-		out := containerFromWords(0, w, n)
-		r.release(c)
-		return out
+		return &container{n: int32(n), w: w}
 	}
-	return &container{n: int32(n), w: w}
+	out := containerFromWords(0, c.w, n) // an array or the full chunk; keeps nothing
+	r.release(c)
+	return out
 }
 
 // IDs returns the IDs of the members p matches, walked in increasing order
@@ -346,6 +344,7 @@ func (v *View) IntStats(p *Plan, field string) (IntStats, error) {
 				r.tmp = append(r.tmp, w)
 				return w
 			})
+			r.cp.expandPlanes()
 			found, t1, t2 := r.get(), r.get(), r.get()
 			if a.w != nil {
 				for j := range found {

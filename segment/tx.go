@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -334,25 +335,24 @@ func (tx *Tx) ReplaceEnumColumn(name string, dict []string, codes []int32) error
 		per[i] = &bitmap{tx: tx.id, c: make([]*container, nchunks)}
 	}
 	parallelChunks(nchunks, func(lo, hi int) {
-		ws := make([]*words, len(per))
+		// Per value, the chunk's members as low bits: an enum of hundreds
+		// of values (cities) has mostly small arrays, which words per value
+		// would waste.
+		lists := make([][]uint16, len(per))
 		for k := lo; k < hi; k++ {
-			for i := range ws {
-				ws[i] = nil
+			for i := range lists {
+				lists[i] = lists[i][:0]
 			}
 			base := k << chunkShift
 			for j, c := range codes[base:min(len(codes), base+chunkSize)] {
-				if c < 0 {
-					continue
+				if c >= 0 {
+					s := slot[c]
+					lists[s] = append(lists[s], uint16(j))
 				}
-				s := slot[c]
-				if ws[s] == nil {
-					ws[s] = new(words)
-				}
-				ws[s][j>>6] |= 1 << (j & 63)
 			}
-			for i, w := range ws {
-				if w != nil {
-					per[i].c[k] = containerFromWords(tx.id, w, popcount(w))
+			for i, l := range lists {
+				if len(l) > 0 {
+					per[i].c[k] = containerFromSorted(tx.id, slices.Clone(l))
 				}
 			}
 		}
@@ -409,22 +409,23 @@ func (tx *Tx) ReplaceInt(name string, ids []uint32, values []int64) error {
 	if _, err := tx.st.field(name, KindInt); err != nil {
 		return err
 	}
-	var maxID uint32
-	present := roaring.New()
-	for _, id := range ids {
-		if !present.CheckedAdd(id) {
-			return &MemberError{Field: name, Member: id, Err: fmt.Errorf("listed twice: %w", ErrInvalid)}
-		}
-		maxID = max(maxID, id)
+	order := make([]int, len(ids))
+	for i := range order {
+		order[i] = i
 	}
-	var col []int64
-	if len(ids) > 0 {
-		col = make([]int64, int(maxID)+1)
-		for i, id := range ids {
-			col[id] = values[i]
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
+	for i := 1; i < len(order); i++ {
+		if ids[order[i]] == ids[order[i-1]] {
+			return &MemberError{Field: name, Member: ids[order[i]], Err: fmt.Errorf("listed twice: %w", ErrInvalid)}
 		}
 	}
-	return tx.replaceIntColumn(name, col, bitmapFromRoaring(tx.id, present))
+	f, err := tx.fieldW(name, KindInt)
+	if err != nil {
+		return err
+	}
+	f.num = bsiFromPairs(tx.id, ids, values, order)
+	orInto(tx.id, &tx.st.members, f.num.exist)
+	return nil
 }
 
 // ReplaceIntColumn makes an int attribute hold a dense column: member i has
@@ -536,10 +537,8 @@ func (tx *Tx) AddMemberRange(lo, hi uint32) error {
 	if lo >= hi {
 		return nil
 	}
-	rb := roaring.New()
-	rb.AddRange(uint64(lo), uint64(hi))
 	tx.dirty = true
-	orInto(tx.id, &tx.st.members, bitmapFromRoaring(tx.id, rb))
+	orInto(tx.id, &tx.st.members, bitmapFromRange(tx.id, uint64(lo), uint64(hi)))
 	return nil
 }
 
@@ -699,8 +698,36 @@ func (tx *Tx) segmentsW() map[string]*saved {
 }
 
 // View returns a view of the index as the transaction found it when it
-// began (its own changes are not visible).
+// began (its own changes are not visible; use HasTag, Enum and Int for
+// those).
 func (tx *Tx) View() *View { return &View{st: tx.base} }
+
+// FieldKind returns the kind of a declared field, including fields the
+// transaction declared; with SegmentPlan it makes a Tx a Schema, so
+// expressions can be compiled against what the transaction is building.
+func (tx *Tx) FieldKind(name string) (Kind, bool) { return (&View{st: tx.st}).FieldKind(name) }
+
+// SegmentPlan returns the plan of a saved segment, including segments the
+// transaction saved.
+func (tx *Tx) SegmentPlan(name string) (*Plan, bool) { return (&View{st: tx.st}).SegmentPlan(name) }
+
+// HasTag reports whether member id has the tag, including the
+// transaction's own changes so far.
+func (tx *Tx) HasTag(name string, id uint32) (bool, error) {
+	return (&View{st: tx.st}).HasTag(name, id)
+}
+
+// Enum returns member id's value of an enum field, including the
+// transaction's own changes so far.
+func (tx *Tx) Enum(name string, id uint32) (string, bool, error) {
+	return (&View{st: tx.st}).Enum(name, id)
+}
+
+// Int returns member id's value of an int attribute, including the
+// transaction's own changes so far.
+func (tx *Tx) Int(name string, id uint32) (int64, bool, error) {
+	return (&View{st: tx.st}).Int(name, id)
+}
 
 // cyclePath returns the chain of segment references that leads from plan
 // back to name, or nil when there is none.

@@ -1,0 +1,158 @@
+package identity
+
+import "encoding/binary"
+
+// Evidence is kept as packed records of uint32 words in a chunked log, one
+// record per observation, in arrival order. A record's word offset is also
+// its sequence number: offsets only grow, and a person's age is the offset
+// of the record that created it.
+//
+//	w0      tag(2) | identifiers n(8) | event ID length(8) | source(14)
+//	w1      next record of the same person (circular list)
+//	w2      observation time, Unix seconds
+//	n words status(2) | identifier number(30), in observation order
+//	…       event ID bytes, little-endian, padded to a word
+//
+// Records never straddle a chunk; a chunk's unused end is skipped. A
+// deleted record keeps its size in w0 and has everything else
+// zeroed. Which limits forced a record's drops (its violation mask) is kept
+// beside the log, for the few records that dropped anything.
+type evlog struct {
+	chunks [][]uint32
+	end    uint32 // offset of the next record
+	live   int
+}
+
+const (
+	logChunkBits = 20
+	logChunk     = 1 << logChunkBits
+
+	tagUnused  = 0 // never written: zeroed words
+	tagLive    = 1
+	tagDeleted = 2
+
+	// Status of an identifier in a record.
+	stLinked  = 0 // linked into the person the observation resolved to
+	stDropped = 1 // recorded but not linked, because a limit or cap would break
+	stRemoved = 2 // taken out by a split or an erasure; the number is zeroed
+
+	maxLogWords = 1<<32 - logChunk // offsets are uint32; noRec stays free
+)
+
+func recWords(n, evLen int) int { return 3 + n + (evLen+3)/4 }
+
+// rec is a view of one record's words.
+type rec []uint32
+
+func (r rec) tag() uint32    { return r[0] >> 30 }
+func (r rec) n() int         { return int(r[0] >> 22 & 0xFF) }
+func (r rec) evLen() int     { return int(r[0] >> 14 & 0xFF) }
+func (r rec) source() uint32 { return r[0] & (maxSources - 1) }
+func (r rec) time() uint32   { return r[2] }
+
+func (r rec) entries() []uint32 { return r[3 : 3+r.n()] }
+
+func (r rec) eventID() []byte {
+	n := r.evLen()
+	b := make([]byte, (n+3)/4*4)
+	words := r[len(r)-(n+3)/4:]
+	for i, w := range words {
+		binary.LittleEndian.PutUint32(b[4*i:], w)
+	}
+	return b[:n]
+}
+
+func (r rec) eventIDEquals(s string) bool {
+	n := r.evLen()
+	if n != len(s) {
+		return false
+	}
+	words := r[len(r)-(n+3)/4:]
+	for i := 0; i < n; i++ {
+		if byte(words[i/4]>>(8*(i%4))) != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func entryID(e uint32) uint32     { return e & (maxIdents - 1) }
+func entryStatus(e uint32) uint32 { return e >> 30 }
+func mkEntry(st, id uint32) uint32 {
+	return st<<30 | id
+}
+
+// alloc reserves a zeroed record of the given size and returns its
+// offset, or noRec when the log is full.
+func (l *evlog) alloc(words int) uint32 {
+	last := len(l.chunks) - 1
+	if last < 0 || len(l.chunks[last])+words > logChunk {
+		if uint64(len(l.chunks)+1)*logChunk > maxLogWords {
+			return noRec
+		}
+		l.chunks = append(l.chunks, nil)
+		last++
+	}
+	c := growChunk(l.chunks[last], words, logChunk)
+	off := uint32(last)<<logChunkBits | uint32(len(c))
+	l.chunks[last] = append(c, make([]uint32, words)...)
+	l.end = off + uint32(words)
+	return off
+}
+
+// rec returns the record at off.
+func (l *evlog) rec(off uint32) rec {
+	c := l.chunks[off>>logChunkBits]
+	i := off & (logChunk - 1)
+	h := c[i]
+	return rec(c[i : i+uint32(recWords(int(h>>22&0xFF), int(h>>14&0xFF)))])
+}
+
+// following returns the offset of the record after the one at off,
+// skipping padding, or l.end.
+func (l *evlog) following(off uint32) uint32 {
+	off += uint32(len(l.rec(off)))
+	return l.skipPad(off)
+}
+
+// skipPad moves off past the unused end of a chunk.
+func (l *evlog) skipPad(off uint32) uint32 {
+	if off < l.end && int(off&(logChunk-1)) >= len(l.chunks[off>>logChunkBits]) {
+		off = (off>>logChunkBits + 1) << logChunkBits
+	}
+	return off
+}
+
+func (l *evlog) bytes() int64 {
+	var n int64
+	for _, c := range l.chunks {
+		n += int64(cap(c)) * 4
+	}
+	return n
+}
+
+// write fills a fresh record.
+func writeRec(r rec, n, evLen int, source, t uint32, eventID string) {
+	r[0] = tagLive<<30 | uint32(n)<<22 | uint32(evLen)<<14 | source
+	r[1] = noRec
+	r[2] = t
+	words := r[len(r)-(evLen+3)/4:]
+	clear(words)
+	for i := 0; i < evLen; i++ {
+		words[i/4] |= uint32(eventID[i]) << (8 * (i % 4))
+	}
+}
+
+// wipeRec deletes a record, zeroing everything but its size.
+func wipeRec(r rec) {
+	h := r[0]
+	clear(r)
+	r[0] = tagDeleted<<30 | h&(0xFFFF<<14)
+}
+
+// view returns the words of a record being written.
+func (l *evlog) view(off uint32, words int) rec {
+	c := l.chunks[off>>logChunkBits]
+	i := off & (logChunk - 1)
+	return rec(c[i : i+uint32(words)])
+}

@@ -1,0 +1,787 @@
+package identity
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+)
+
+// A PersonID names a person: dense, issued from 0 upwards in the order
+// persons are created, never reused. A merged-away person keeps its ID as an
+// alias of the survivor (see Resolver.Canonical).
+type PersonID uint32
+
+// NoPerson is the PersonID of no person.
+const NoPerson = PersonID(math.MaxUint32)
+
+// An Observation is one event's worth of evidence: the identifiers seen
+// together, with the event's ID, its source system and its time. Time must
+// be set (second resolution, 1970 to 2106); EventID and Source are kept as
+// lineage and may be empty, though SplitObservation needs the event ID.
+type Observation struct {
+	EventID     string       // the host's ID of the event, kept as lineage
+	Source      string       // the system it came from: "pos", "wechat_mp", "taobao"…
+	Time        time.Time    // when it happened
+	Identifiers []Identifier // the identifiers seen together
+}
+
+// A Result says what an observation did.
+type Result struct {
+	// Person is the (canonical) person the observation resolved to, or
+	// NoPerson when no identifier was usable.
+	Person PersonID
+	// Created is set when the observation created Person.
+	Created bool
+	// Attached counts identifiers the observation attached to Person
+	// for the first time.
+	Attached int
+	// Merged lists the persons merged into Person, oldest first; each is
+	// now an alias of Person.
+	Merged []PersonID
+	// Dropped lists identifiers recorded as evidence but not linked,
+	// because linking them would have broken a limit or cap.
+	Dropped []Drop
+	// Rejected lists identifiers never stored: blocked or invalid.
+	Rejected []Rejection
+}
+
+// A Drop is an identifier an observation carried but did not link.
+type Drop struct {
+	Identifier Identifier // normalised
+	// Limits names what would have been broken: kind names, or
+	// LimitMaxIdentifiers / LimitMaxMerges.
+	Limits []string
+}
+
+// A Rejection is an identifier set aside before resolution.
+type Rejection struct {
+	Index      int        // position in Observation.Identifiers
+	Identifier Identifier // as given
+	Err        error      // matches ErrBlocked or ErrInvalid
+}
+
+// A Resolver resolves observations into persons and keeps the identity
+// graph with its evidence.
+//
+// A Resolver is safe for concurrent use. Mutations (Observe, ObserveBatch,
+// SplitObservation, SplitIdentifier, Erase, Unblock) are serialised by one
+// lock; normalising an observation's values happens before it is taken.
+// Lookups (Lookup, Canonical, Identifiers, Explain, Why, Persons, Stats)
+// share a read lock and run in parallel with each other. The graph after a
+// sequence of observations depends only on their order, never on
+// goroutine scheduling or hash seeds.
+type Resolver struct {
+	mu   sync.RWMutex
+	cfg  *compiled
+	seed maphash.Seed
+
+	nsKind   []uint16 // namespace → kind; unscoped kind i is namespace i
+	nsScope  []string
+	nsIndex  map[nsKey]uint32
+	sources  []string
+	srcIndex map[string]uint32
+
+	ids      chunked[ident]
+	arena    arena
+	table    idTable
+	persons  chunked[person]
+	counts   counterTable // per person, cfg.counters each
+	log      evlog
+	events   [][]uint32          // event ID index per log chunk: hash(12) | position in chunk(20), in log order
+	dropRefs map[uint32][]uint32 // identifier → records that carried it dropped
+	blocked  map[uint32]struct{} // identifiers blocked by SplitIdentifier
+	sibs     map[uint32]uint32   // next person of a group's circular list, for persons in a group
+	viol     map[uint32]uint32   // record → limits that forced its drops, when any did
+
+	liveIDs     int
+	livePersons int
+
+	nsCache  [64]nsCacheEntry
+	srcCache [4]srcCacheEntry
+	srcNext  int
+
+	sc     scratch
+	replay *replayState // set while a split replays
+
+	subMu     sync.Mutex
+	subs      map[int]func(Change)
+	nextSub   int
+	nsubs     atomic.Int32
+	deliverMu sync.Mutex
+	pending   []Change
+
+	prepPool sync.Pool
+}
+
+type nsKey struct {
+	kind  uint16
+	scope string
+}
+
+const noNS = ^uint32(0)
+
+// New returns an empty Resolver for cfg.
+func New(cfg Config) (*Resolver, error) {
+	c, err := compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := newResolver(c)
+	r.table.slots = make([]uint64, slotsFor(cfg.SizeHint))
+	return r, nil
+}
+
+func newResolver(c *compiled) *Resolver {
+	r := &Resolver{
+		cfg:      c,
+		seed:     maphash.MakeSeed(),
+		nsIndex:  make(map[nsKey]uint32),
+		sources:  []string{""},
+		counts:   counterTable{stride: uint32(c.counters)},
+		srcIndex: map[string]uint32{"": 0},
+		dropRefs: make(map[uint32][]uint32),
+		blocked:  make(map[uint32]struct{}),
+		sibs:     make(map[uint32]uint32),
+		viol:     make(map[uint32]uint32),
+	}
+	for i := range c.kinds {
+		r.nsKind = append(r.nsKind, uint16(i))
+		r.nsScope = append(r.nsScope, "")
+	}
+	return r
+}
+
+// cand is one identifier of an observation on its way through resolution.
+type cand struct {
+	kind  uint16
+	scope string
+	val   []byte
+	hash  uint64
+	index int // position in the observation
+	voff  int // val's offset in the prepared buffer, until it is stable
+
+	ns      uint32
+	id      uint32 // identifier number, or noIdent if never stored
+	person  uint32 // live person holding it, or noPerson
+	pi      int    // index in scratch.ps, or -1
+	dropped bool
+	lim     uint32 // violations that dropped it
+}
+
+// prepared is an observation normalised outside the lock.
+type prepared struct {
+	eventID string
+	source  string
+	t       uint32
+	buf     []byte
+	cands   []cand
+}
+
+func (r *Resolver) getPrep() *prepared {
+	if p, ok := r.prepPool.Get().(*prepared); ok {
+		return p
+	}
+	return &prepared{buf: make([]byte, 0, 256), cands: make([]cand, 0, 8)}
+}
+
+func (r *Resolver) putPrep(p *prepared) {
+	p.cands = p.cands[:0]
+	p.buf = p.buf[:0]
+	p.eventID, p.source = "", ""
+	r.prepPool.Put(p)
+}
+
+func unixSeconds(t time.Time) (uint32, error) {
+	if t.IsZero() {
+		return 0, fmt.Errorf("zero time: %w", ErrBadObservation)
+	}
+	s := t.Unix()
+	if s < 0 || s > math.MaxUint32 {
+		return 0, fmt.Errorf("time %v outside 1970..2106: %w", t, ErrBadObservation)
+	}
+	return uint32(s), nil
+}
+
+// prepare checks and normalises an observation. Structural faults are
+// errors; blocked and invalid values go to res.Rejected.
+func (r *Resolver) prepare(o *Observation, p *prepared, res *Result) error {
+	obsErr := func(i int, err error) error {
+		return &ObservationError{EventID: o.EventID, Identifier: i, Err: err}
+	}
+	if len(o.EventID) > maxEventIDLen {
+		return obsErr(-1, fmt.Errorf("event ID of %d bytes, at most %d: %w", len(o.EventID), maxEventIDLen, ErrBadObservation))
+	}
+	if len(o.Identifiers) > maxObsIdentifiers {
+		return obsErr(-1, fmt.Errorf("%d identifiers, at most %d: %w", len(o.Identifiers), maxObsIdentifiers, ErrBadObservation))
+	}
+	t, err := unixSeconds(o.Time)
+	if err != nil {
+		return obsErr(-1, err)
+	}
+	p.eventID, p.source, p.t = o.EventID, o.Source, t
+	for i := range o.Identifiers {
+		id := &o.Identifiers[i]
+		k, ok := r.cfg.kind(id.Kind)
+		if !ok {
+			return obsErr(i, fmt.Errorf("%q: %w", id.Kind, ErrUnknownKind))
+		}
+		kr := &r.cfg.kinds[k]
+		switch {
+		case kr.Scoped && id.Scope == "":
+			return obsErr(i, fmt.Errorf("kind %q needs a scope: %w", id.Kind, ErrBadObservation))
+		case !kr.Scoped && id.Scope != "":
+			return obsErr(i, fmt.Errorf("kind %q takes no scope, got %q: %w", id.Kind, id.Scope, ErrBadObservation))
+		case len(id.Scope) > maxValueLen:
+			return obsErr(i, fmt.Errorf("scope of %d bytes, at most %d: %w", len(id.Scope), maxValueLen, ErrBadObservation))
+		}
+		start := len(p.buf)
+		p.buf, err = r.normalize(kr, p.buf, id.Value)
+		if err != nil {
+			p.buf = p.buf[:start]
+			res.Rejected = append(res.Rejected, Rejection{Index: i, Identifier: *id, Err: err})
+			continue
+		}
+		v := p.buf[start:]
+		dup := false
+		for j := range p.cands {
+			c := &p.cands[j]
+			if c.kind == k && c.scope == id.Scope && bytes.Equal(p.buf[c.voff:c.voff+len(c.val)], v) {
+				dup = true
+				break
+			}
+		}
+		if dup {
+			p.buf = p.buf[:start]
+			continue
+		}
+		// Grow in place: building the struct and copying it in stalls
+		// on store forwarding.
+		if len(p.cands) == cap(p.cands) {
+			p.cands = slices.Grow(p.cands, 1)
+		}
+		p.cands = p.cands[:len(p.cands)+1]
+		c := &p.cands[len(p.cands)-1]
+		*c = cand{}
+		c.kind, c.scope, c.index, c.voff, c.val = k, id.Scope, i, start, v
+	}
+	for i := range p.cands {
+		c := &p.cands[i]
+		c.val = p.buf[c.voff : c.voff+len(c.val) : c.voff+len(c.val)]
+		c.hash = r.hashKey(c.kind, c.scope, c.val)
+	}
+	return nil
+}
+
+// normalize appends the canonical value of v to dst, or returns an error
+// matching ErrBlocked or ErrInvalid.
+func (r *Resolver) normalize(kr *kindRule, dst []byte, v string) ([]byte, error) {
+	start := len(dst)
+	dst, err := callNormalizer(kr.norm, dst, v)
+	if err != nil {
+		// "null" is no phone number, but it is a placeholder first.
+		if !kr.KeepDefaultBlocked && isDefaultJunk([]byte(strings.TrimFunc(v, unicode.IsSpace))) {
+			return dst[:start], errJunk
+		}
+		return dst[:start], fmt.Errorf("%s: %v: %w", kr.Name, err, ErrInvalid)
+	}
+	nv := dst[start:]
+	switch {
+	case len(nv) == 0:
+		return dst[:start], fmt.Errorf("%s: empty value: %w", kr.Name, ErrInvalid)
+	case len(nv) > maxValueLen:
+		return dst[:start], fmt.Errorf("%s: %d bytes, at most %d: %w", kr.Name, len(nv), maxValueLen, ErrInvalid)
+	case !kr.KeepDefaultBlocked && isDefaultJunk(nv):
+		return dst[:start], errJunk
+	}
+	if kr.blocked != nil {
+		if _, ok := kr.blocked[string(nv)]; ok {
+			return dst[:start], errBlockList
+		}
+	}
+	for _, re := range kr.patterns {
+		if re.Match(nv) {
+			return dst[:start], errPattern
+		}
+	}
+	return dst, nil
+}
+
+func (r *Resolver) hashKey(kind uint16, scope string, val []byte) uint64 {
+	h := maphash.Bytes(r.seed, val)
+	if scope != "" {
+		h ^= fmix64(maphash.String(r.seed, scope))
+	}
+	return fmix64(h ^ uint64(kind+1)*0x9E3779B97F4A7C15)
+}
+
+// nsCached is ns without creating, through a small direct-mapped cache
+// that it fills, so only holders of the write lock may call it:
+// a few apps account for most scoped identifiers, and the map lookup with
+// a string key would otherwise cost more than the rest of the lookup.
+func (r *Resolver) nsCached(kind uint16, scope string) uint32 {
+	if scope == "" {
+		return uint32(kind)
+	}
+	slot := &r.nsCache[(uint32(len(scope))*31+uint32(scope[len(scope)-1])+uint32(kind))%uint32(len(r.nsCache))]
+	if slot.ns != 0 && slot.kind == kind && slot.scope == scope {
+		return slot.ns
+	}
+	n := r.ns(kind, scope, false)
+	if n != noNS {
+		*slot = nsCacheEntry{kind: kind, scope: r.nsScope[n], ns: n}
+	}
+	return n
+}
+
+type srcCacheEntry struct {
+	name string
+	id   uint32 // 0: empty (source 0 is "", found by the map)
+}
+
+type nsCacheEntry struct {
+	scope string
+	ns    uint32 // 0: empty (namespace 0 is unscoped)
+	kind  uint16
+}
+
+// ns returns the namespace of (kind, scope), creating it if create is set,
+// or noNS.
+func (r *Resolver) ns(kind uint16, scope string, create bool) uint32 {
+	if scope == "" {
+		return uint32(kind)
+	}
+	if n, ok := r.nsIndex[nsKey{kind, scope}]; ok {
+		return n
+	}
+	if !create || len(r.nsKind) >= maxNamespaces {
+		return noNS
+	}
+	n := uint32(len(r.nsKind))
+	r.nsKind = append(r.nsKind, kind)
+	r.nsScope = append(r.nsScope, scope)
+	r.nsIndex[nsKey{kind, scope}] = n
+	return n
+}
+
+func (r *Resolver) source(s string) (uint32, bool) {
+	// Observations come from a handful of sources, often alternating.
+	for i := range r.srcCache {
+		if e := &r.srcCache[i]; e.id != 0 && e.name == s {
+			return e.id, true
+		}
+	}
+	if n, ok := r.srcIndex[s]; ok {
+		if n != 0 {
+			r.srcCache[r.srcNext%len(r.srcCache)] = srcCacheEntry{s, n}
+			r.srcNext++
+		}
+		return n, true
+	}
+	if len(r.sources) >= maxSources {
+		return 0, false
+	}
+	n := uint32(len(r.sources))
+	r.sources = append(r.sources, s)
+	r.srcIndex[s] = n
+	return n, true
+}
+
+// findIdent returns the identifier number of (ns, val) with hash h, or
+// noIdent.
+func (r *Resolver) findIdent(ns uint32, h uint64, val []byte) uint32 {
+	t := r.table.slots
+	mask := uint64(len(t) - 1)
+	fp := uint32(h >> 32)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := t[i]
+		if s == 0 {
+			return noIdent
+		}
+		if uint32(s>>32) == fp && s != tombSlot {
+			id := uint32(s) - 1
+			x := r.ids.at(id)
+			if x.ns() == ns && bytes.Equal(r.arena.get(x.arenaOff()), val) {
+				return id
+			}
+		}
+	}
+}
+
+func (r *Resolver) tableInsert(h uint64, id uint32) {
+	if (r.table.used+1)*5 > len(r.table.slots)*4 {
+		r.rehashIdents()
+	}
+	t := r.table.slots
+	mask := uint64(len(t) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		if s := t[i]; s == 0 || s == tombSlot {
+			if s == 0 {
+				r.table.used++
+			}
+			t[i] = uint64(uint32(h>>32))<<32 | uint64(id+1)
+			r.table.live++
+			return
+		}
+	}
+}
+
+func (r *Resolver) tableDelete(id uint32) {
+	h := r.identHash(id)
+	t := r.table.slots
+	mask := uint64(len(t) - 1)
+	for i := h & mask; t[i] != 0; i = (i + 1) & mask {
+		if t[i] != tombSlot && uint32(t[i])-1 == id {
+			t[i] = tombSlot
+			r.table.live--
+			return
+		}
+	}
+}
+
+func (r *Resolver) identHash(id uint32) uint64 {
+	x := r.ids.at(id)
+	ns := x.ns()
+	return r.hashKey(r.nsKind[ns], r.nsScope[ns], r.arena.get(x.arenaOff()))
+}
+
+// rehashIdents rebuilds the lookup table without tombstones, doubling it
+// until live entries fill at most half of it. Linear probing with a
+// fingerprint in each slot stays within a cache line or two up to the
+// 4/5 load that triggers this.
+func (r *Resolver) rehashIdents() {
+	size := len(r.table.slots)
+	for (r.table.live+1)*2 > size {
+		size *= 2
+	}
+	t := make([]uint64, size)
+	mask := uint64(size - 1)
+	for _, s := range r.table.slots {
+		if s == 0 || s == tombSlot {
+			continue
+		}
+		id := uint32(s) - 1
+		h := r.identHash(id)
+		i := h & mask
+		for t[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t[i] = s
+	}
+	r.table.slots = t
+	r.table.used = r.table.live
+}
+
+// newIdent stores an identifier, attached to no person yet.
+func (r *Resolver) newIdent(ns uint32, h uint64, val []byte) uint32 {
+	id := r.ids.push(ident{person: noPerson, next: noIdent, meta: ns})
+	r.ids.at(id).setArena(r.arena.add(val, r.seenBytes(ns)))
+	r.tableInsert(h, id)
+	r.liveIDs++
+	return id
+}
+
+func (r *Resolver) eventHash(ev []byte) uint32 { return uint32(maphash.Bytes(r.seed, ev)) }
+
+// maphash gives equal hashes for a string and its bytes.
+func (r *Resolver) eventHashString(ev string) uint32 { return uint32(maphash.String(r.seed, ev)) }
+
+// eventInsert indexes record off under its event ID's hash h. The index
+// is, per log chunk, an append-only list of the top 12 bits of the hash
+// and the record's position in the chunk: adding costs no random memory
+// access and 4 bytes, and SplitObservation, which is rare, scans it and
+// checks each candidate's event ID.
+func (r *Resolver) eventInsert(off uint32, h uint32) {
+	c := int(off >> logChunkBits)
+	for len(r.events) <= c {
+		r.events = append(r.events, nil)
+	}
+	r.events[c] = append(r.events[c], h&^(logChunk-1)|off&(logChunk-1))
+}
+
+// eventRecords appends the live records carrying event ID ev to dst, in
+// log order. Entries of deleted records stay in the index until the next
+// restore and are skipped here.
+func (r *Resolver) eventRecords(dst []uint32, ev string) []uint32 {
+	h := r.eventHashString(ev) &^ (logChunk - 1)
+	for c, entries := range r.events {
+		for _, e := range entries {
+			if e&^(logChunk-1) != h {
+				continue
+			}
+			off := uint32(c)<<logChunkBits | e&(logChunk-1)
+			if rc := r.log.rec(off); rc.tag() == tagLive && rc.eventIDEquals(ev) {
+				dst = append(dst, off)
+			}
+		}
+	}
+	return dst
+}
+
+// newPerson creates a person born at record born; a replay reuses the
+// number of the person the same record created before.
+func (r *Resolver) newPerson(born uint32) uint32 {
+	if rp := r.replay; rp != nil {
+		if id, ok := rp.bornTo[born]; ok {
+			*r.persons.at(id) = person{born: born, ev: noRec, link: noIdent}
+			r.setSib(id, id)
+			clear(r.countsOf(id))
+			rp.revived[id] = true
+			r.livePersons++
+			return id
+		}
+	}
+	id := r.persons.len()
+	r.persons.push(person{born: born, ev: noRec, link: noIdent})
+	r.counts.grow(id)
+	r.livePersons++
+	if rp := r.replay; rp != nil {
+		rp.fresh = append(rp.fresh, id)
+	}
+	return id
+}
+
+// countsOf returns a person's limit counters.
+func (r *Resolver) countsOf(p uint32) []uint8 { return r.counts.of(p) }
+
+func (r *Resolver) countAt(p uint32, j int) *uint8 { return &r.counts.of(p)[j] }
+
+// attach links identifier x to live person p.
+func (r *Resolver) attach(p, x uint32) {
+	xi := r.ids.at(x)
+	pp := r.persons.at(p)
+	xi.person = p
+	if pp.link == noIdent {
+		xi.next = x
+		pp.link = x
+	} else {
+		h := r.ids.at(pp.link)
+		xi.next = h.next
+		h.next = x
+	}
+	pp.n++
+	if j := r.cfg.kinds[r.nsKind[xi.ns()]].counter; j >= 0 {
+		*r.countAt(p, j)++
+	}
+}
+
+// merge folds live person l into live person s, which survives.
+func (r *Resolver) merge(s, l uint32) {
+	ps, pl := r.persons.at(s), r.persons.at(l)
+	if pl.link != noIdent {
+		x := pl.link
+		for {
+			xi := r.ids.at(x)
+			xi.person = s
+			x = xi.next
+			if x == pl.link {
+				break
+			}
+		}
+		if ps.link == noIdent {
+			ps.link = pl.link
+		} else {
+			a, b := r.ids.at(ps.link), r.ids.at(pl.link)
+			a.next, b.next = b.next, a.next
+		}
+	}
+	if pl.ev != noRec {
+		if ps.ev == noRec {
+			ps.ev = pl.ev
+		} else {
+			a, b := r.log.rec(ps.ev), r.log.rec(pl.ev)
+			a[1], b[1] = b[1], a[1]
+		}
+	}
+	// Point the loser and its aliases straight at the survivor, so alias
+	// chains stay one step long.
+	for q := l; ; {
+		r.persons.at(q).link = s
+		q = r.sibOf(q)
+		if q == l {
+			break
+		}
+	}
+	a, b := r.sibOf(s), r.sibOf(l)
+	r.setSib(s, b)
+	r.setSib(l, a)
+	ps.n += pl.n
+	ps.setMerges(ps.merges() + pl.merges() + 1)
+	for j := range r.cfg.counters {
+		*r.countAt(s, j) += *r.countAt(l, j)
+		*r.countAt(l, j) = 0
+	}
+	pl.setStatus(stateAlias)
+	pl.ev = noRec
+	pl.n = 0
+	r.livePersons--
+}
+
+// appendEvidence adds record off to live person p's evidence.
+func (r *Resolver) appendEvidence(p, off uint32) {
+	pp := r.persons.at(p)
+	rc := r.log.rec(off)
+	if pp.ev == noRec {
+		rc[1] = off
+	} else {
+		t := r.log.rec(pp.ev)
+		rc[1] = t[1]
+		t[1] = off
+	}
+	pp.ev = off
+}
+
+// canonical follows aliases from p to the live person it resolves to.
+func (r *Resolver) canonical(p uint32) (uint32, error) {
+	for range r.persons.len() + 1 {
+		if p >= r.persons.len() {
+			return noPerson, ErrUnknownPerson
+		}
+		pp := r.persons.at(p)
+		switch pp.status() {
+		case stateLive:
+			return p, nil
+		case stateErased:
+			return noPerson, ErrErased
+		case stateRetired:
+			return noPerson, ErrRetired
+		}
+		p = pp.link
+	}
+	return noPerson, ErrUnknownPerson // unreachable: alias chains never cycle
+}
+
+// identifier rebuilds the public form of identifier x.
+func (r *Resolver) identifier(x uint32) Identifier {
+	xi := r.ids.at(x)
+	ns := xi.ns()
+	return Identifier{
+		Kind:  r.cfg.kinds[r.nsKind[ns]].Name,
+		Scope: r.nsScope[ns],
+		Value: string(r.arena.get(xi.arenaOff())),
+	}
+}
+
+// personIdents appends the identifiers of live person p to dst.
+func (r *Resolver) personIdents(dst []uint32, p uint32) []uint32 {
+	pp := r.persons.at(p)
+	if pp.link == noIdent {
+		return dst
+	}
+	x := pp.link
+	for {
+		dst = append(dst, x)
+		x = r.ids.at(x).next
+		if x == pp.link {
+			return dst
+		}
+	}
+}
+
+// personRecords appends the evidence of live person p to dst, oldest first.
+func (r *Resolver) personRecords(dst []uint32, p uint32) []uint32 {
+	pp := r.persons.at(p)
+	if pp.ev == noRec {
+		return dst
+	}
+	start := len(dst)
+	off := pp.ev
+	for {
+		dst = append(dst, off)
+		off = r.log.rec(off)[1]
+		if off == pp.ev {
+			break
+		}
+	}
+	slices.Sort(dst[start:])
+	return dst
+}
+
+// group appends p and the persons of its group (its aliases) to dst.
+func (r *Resolver) group(dst []uint32, p uint32) []uint32 {
+	q := p
+	for {
+		dst = append(dst, q)
+		q = r.sibOf(q)
+		if q == p {
+			return dst
+		}
+	}
+}
+
+// setViol records the violation mask of record off.
+func (r *Resolver) setViol(off, v uint32) {
+	if v == 0 {
+		delete(r.viol, off)
+	} else {
+		r.viol[off] = v
+	}
+}
+
+// sibOf returns the next person of p's group.
+func (r *Resolver) sibOf(p uint32) uint32 {
+	if q, ok := r.sibs[p]; ok {
+		return q
+	}
+	return p
+}
+
+func (r *Resolver) setSib(p, q uint32) {
+	if p == q {
+		delete(r.sibs, p)
+	} else {
+		r.sibs[p] = q
+	}
+}
+
+// seenBytes is how many bytes of last-seen time follow the values of
+// namespace ns in the arena.
+func (r *Resolver) seenBytes(ns uint32) int {
+	if r.cfg.kinds[r.nsKind[ns]].window > 0 {
+		return 4
+	}
+	return 0
+}
+
+// seen returns when an observation last linked identifier x; 0 for kinds
+// without a window, which do not keep it.
+func (r *Resolver) seen(x uint32) uint32 {
+	xi := r.ids.at(x)
+	if r.seenBytes(xi.ns()) == 0 {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(r.arena.extra(xi.arenaOff(), 4))
+}
+
+// touch moves identifier x's last-seen time forward to t (or sets it, when
+// reset).
+func (r *Resolver) touch(x, t uint32, reset bool) {
+	xi := r.ids.at(x)
+	if r.seenBytes(xi.ns()) == 0 {
+		return
+	}
+	b := r.arena.extra(xi.arenaOff(), 4)
+	if reset || t > binary.LittleEndian.Uint32(b) {
+		binary.LittleEndian.PutUint32(b, t)
+	}
+}
+
+// callNormalizer runs a normaliser, turning a panic in host code into an
+// error: one bad value must not bring the process down, least of all from
+// the goroutine ObserveBatch normalises on.
+func callNormalizer(norm Normalizer, dst []byte, v string) (out []byte, err error) {
+	start := len(dst)
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = dst[:start], fmt.Errorf("normaliser panicked: %v", p)
+		}
+	}()
+	return norm(dst, v)
+}

@@ -1,0 +1,251 @@
+package identity
+
+import "unsafe"
+
+// The resolver keeps its state in a few dense structures rather than maps
+// of small objects, so that 10M members cost a few hundred megabytes and
+// the garbage collector has almost nothing to scan:
+//
+//   - identifiers: a chunked array of 20-byte ident records, indexed by a
+//     dense identifier number;
+//   - their values: a chunked byte arena, one length byte and the bytes;
+//   - a lookup table: open addressing over 8-byte slots holding a 32-bit
+//     fingerprint of the hash and the identifier number;
+//   - persons: a chunked array of 20-byte person records, indexed by
+//     PersonID, and a chunked array of per-person limit counters;
+//   - evidence: a chunked log of packed uint32 records (see record.go),
+//     addressed by word offset, with an open-addressing index by event ID.
+//
+// Chunks are fixed-size, so growth never copies what is stored and slack
+// is at most one chunk per structure.
+
+const (
+	noIdent  = ^uint32(0)
+	noPerson = ^uint32(0)
+	noRec    = ^uint32(0)
+
+	// Special values of ident.person.
+	blockedIdent = noPerson - 1 // on the host's block list (SplitIdentifier with block)
+	erasedIdent  = noPerson - 2 // erased; the slot is dead until the next restore
+
+	maxIdents = 1 << 30 // a record keeps two status bits above the identifier number
+)
+
+const chunkBits = 16
+
+// chunked is a growable array in fixed chunks of 1<<chunkBits elements.
+type chunked[T any] struct {
+	chunks [][]T
+	n      uint32
+}
+
+func (c *chunked[T]) at(i uint32) *T { return &c.chunks[i>>chunkBits][i&(1<<chunkBits-1)] }
+
+func (c *chunked[T]) push(v T) uint32 {
+	i := c.n
+	last := len(c.chunks) - 1
+	if last < 0 || len(c.chunks[last]) == 1<<chunkBits {
+		c.chunks = append(c.chunks, nil)
+		last++
+	}
+	c.chunks[last] = growChunk(c.chunks[last], 1, 1<<chunkBits)
+	c.chunks[last] = append(c.chunks[last], v)
+	c.n++
+	return i
+}
+
+// growChunk makes room for n more elements in a chunk that holds at most
+// size, doubling its capacity so small resolvers stay small and the copies
+// stay within one chunk.
+func growChunk[T any](c []T, n, size int) []T {
+	if len(c)+n <= cap(c) {
+		return c
+	}
+	nc := max(2*cap(c), 64, len(c)+n)
+	nc = min(nc, size)
+	g := make([]T, len(c), nc)
+	copy(g, c)
+	return g
+}
+
+func (c *chunked[T]) len() uint32 { return c.n }
+
+func (c *chunked[T]) bytes() int64 {
+	var zero T
+	var n int64
+	for _, ch := range c.chunks {
+		n += int64(cap(ch))
+	}
+	return n * int64(unsafe.Sizeof(zero))
+}
+
+// ident is one stored identifier. When an observation last linked it
+// matters only to windowed limits, so that time is kept in the arena after
+// the values of windowed kinds rather than here for every identifier.
+type ident struct {
+	off    uint32 // low 32 bits of the value's arena offset
+	meta   uint32 // high 8 bits of the arena offset, then the namespace (24 bits)
+	person uint32 // the person holding it, noPerson, blockedIdent or erasedIdent
+	next   uint32 // the next identifier of the same person (circular list)
+}
+
+const maxNamespaces = 1 << 24
+
+func (x *ident) ns() uint32       { return x.meta & (maxNamespaces - 1) }
+func (x *ident) arenaOff() uint64 { return uint64(x.meta>>24)<<32 | uint64(x.off) }
+func (x *ident) attached() bool   { return x.person < erasedIdent }
+func (x *ident) setArena(off uint64) {
+	x.off = uint32(off)
+	x.meta = x.meta&(maxNamespaces-1) | uint32(off>>32)<<24
+}
+
+// person is one person, live or not.
+//
+// The persons of one group — a live person and the aliases merged into it
+// — form a circular list kept in Resolver.sibs, since most persons are
+// never merged.
+type person struct {
+	born  uint32 // the record that created it; older persons have lower offsets
+	ev    uint32 // the last record of its circular evidence list, or noRec
+	link  uint32 // live: an identifier of its circular list (or noIdent); alias: the person it went to
+	n     uint16 // identifiers held
+	state uint16 // top 2 bits: personState; low 14 bits: persons merged into it
+}
+
+type personState uint16
+
+const (
+	stateLive    personState = 0
+	stateAlias   personState = 1 // merged into another person, or moved by a split; link says where
+	stateErased  personState = 2
+	stateRetired personState = 3 // split left nothing of it
+)
+
+func (p *person) status() personState     { return personState(p.state >> 14) }
+func (p *person) merges() int             { return int(p.state & (1<<14 - 1)) }
+func (p *person) setStatus(s personState) { p.state = p.state&(1<<14-1) | uint16(s)<<14 }
+func (p *person) setMerges(m int)         { p.state = p.state&^(1<<14-1) | uint16(m) }
+
+// arena holds identifier values: a length byte, the bytes, and for
+// windowed kinds 4 bytes of last-seen time, never straddling a chunk.
+type arena struct {
+	chunks [][]byte
+}
+
+const arenaChunk = 1 << 22
+
+func (a *arena) add(v []byte, extra int) uint64 {
+	need := 1 + len(v) + extra
+	last := len(a.chunks) - 1
+	if last < 0 || len(a.chunks[last])+need > arenaChunk {
+		a.chunks = append(a.chunks, nil)
+		last++
+	}
+	c := growChunk(a.chunks[last], need, arenaChunk)
+	off := uint64(last)*arenaChunk + uint64(len(c))
+	c = append(c, byte(len(v)))
+	c = append(c, v...)
+	for range extra {
+		c = append(c, 0)
+	}
+	a.chunks[last] = c
+	return off
+}
+
+func (a *arena) get(off uint64) []byte {
+	c := a.chunks[off/arenaChunk]
+	i := off % arenaChunk
+	n := uint64(c[i])
+	return c[i+1 : i+1+n : i+1+n]
+}
+
+// extra returns the n bytes kept after the value at off.
+func (a *arena) extra(off uint64, n int) []byte {
+	c := a.chunks[off/arenaChunk]
+	i := off%arenaChunk + 1 + uint64(c[off%arenaChunk])
+	return c[i : i+uint64(n) : i+uint64(n)]
+}
+
+// wipe zeroes a value and its extra bytes, so an erased identifier cannot
+// be read back from memory or a heap dump.
+func (a *arena) wipe(off uint64, extra int) {
+	clear(a.extra(off, extra))
+	clear(a.get(off))
+	a.chunks[off/arenaChunk][off%arenaChunk] = 0
+}
+
+func (a *arena) bytes() int64 {
+	var n int64
+	for _, c := range a.chunks {
+		n += int64(cap(c))
+	}
+	return n
+}
+
+// idTable maps a hash of (kind, scope, value) to an identifier number.
+// Each slot is fingerprint<<32 | (id+1); 0 is empty.
+type idTable struct {
+	slots []uint64
+	used  int // live entries and tombstones
+	live  int
+}
+
+const tombSlot = uint64(0xFFFFFFFF) // fingerprint 0, id+1 = 0xFFFFFFFF, never a real id
+
+func slotsFor(n int) int {
+	size := 1024
+	for size*7 < n*10 { // a load of at most 0.7 once n are stored
+		size *= 2
+	}
+	return size
+}
+
+// fmix64 is MurmurHash3's finaliser: it spreads the bits of a combined key.
+func fmix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// counterTable holds stride limit counters per person, in chunks of
+// 1<<chunkBits persons. A byte each suffices: limits are at most 255, and
+// a person never holds more of a kind than its limit, except where it
+// already did before rules were tightened — which counters saturating
+// would not change.
+type counterTable struct {
+	stride uint32
+	chunks [][]uint8
+}
+
+func (t *counterTable) of(p uint32) []uint8 {
+	if t.stride == 0 {
+		return nil
+	}
+	c := t.chunks[p>>chunkBits]
+	i := (p & (1<<chunkBits - 1)) * t.stride
+	return c[i : i+t.stride : i+t.stride]
+}
+
+// grow makes room for person p, the next person.
+func (t *counterTable) grow(p uint32) {
+	if t.stride == 0 {
+		return
+	}
+	if int(p>>chunkBits) == len(t.chunks) {
+		t.chunks = append(t.chunks, nil)
+	}
+	last := len(t.chunks) - 1
+	c := growChunk(t.chunks[last], int(t.stride), (1<<chunkBits)*int(t.stride))
+	t.chunks[last] = append(c, make([]uint8, t.stride)...)
+}
+
+func (t *counterTable) bytes() int64 {
+	var n int64
+	for _, c := range t.chunks {
+		n += int64(cap(c))
+	}
+	return n
+}
