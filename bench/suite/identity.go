@@ -422,7 +422,8 @@ func identitySuite() Suite {
 }
 
 func runIdentity(ctx context.Context, env *Env) error {
-	d, err := genIdentity(ctx, env, nil)
+	cdp := &idCdpkit{chunks: make([]idObsChunk, (env.Members+chunkOf(env)-1)/chunkOf(env))}
+	d, err := genIdentity(ctx, env, cdp.sink)
 	if err != nil {
 		return err
 	}
@@ -444,13 +445,11 @@ func runIdentity(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	var impls []harness.Impl
-	if cdp := newIDCdpkit(); cdp != nil {
-		impls = append(impls, cdp.resolveImpl(d))
-	} else {
-		env.Progress.Note("identity: cdpkit side pending (the identity package is not on main yet)")
+	cdp.seal()
+	if cdp.obs != d.obs() {
+		return fmt.Errorf("identity: cdpkit holds %d observations, the peers %d", cdp.obs, d.obs())
 	}
-	impls = append(impls, unionFindImpl(d))
+	impls := []harness.Impl{cdp.resolveImpl(d), unionFindImpl(d)}
 	if loaded["duckdb"] {
 		impls = append(impls, duckResolveImpl(db, d))
 	}
