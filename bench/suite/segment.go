@@ -75,7 +75,7 @@ const (
 		`(female OR age_60plus) AND NOT ch_taobao AND (city_top5 OR ch_meituan) AND NOT copd`
 	// The spend range: 500 to 2,000 yuan a year, about 31% of members.
 	spendLo, spendHi = 50_000, 200_000
-	bsiExpr          = `spend_365d >= 50000 && spend_365d <= 200000`
+	bsiExpr          = `between(spend_365d, 50000, 200000)`
 	bsiSQL           = `spend_365d BETWEEN 50000 AND 200000`
 )
 
@@ -349,7 +349,7 @@ func runSegment(ctx context.Context, env *Env) error {
 		return out
 	}
 	cases := []harness.Case{
-		{Name: "and2_count", Impls: impls(cdp.countImpl(and2Plan),
+		{Name: "and2_count", Impls: impls(cdp.countImpl(and2Expr),
 			harness.Impl{
 				Name: "memfloor",
 				Run:  func(context.Context) (harness.Answer, error) { return harness.Answer{Count: floor.count()}, nil },
@@ -360,8 +360,8 @@ func runSegment(ctx context.Context, env *Env) error {
 			},
 			scanCountImpl(d.n, d.and2Count, d.and2),
 			duckCountImpl(db, and2SQL))},
-		{Name: "expr10_count", Impls: impls(cdp.countImpl(expr10Plan), duckCountImpl(db, expr10SQL), scanCountImpl(d.n, d.expr10Count, d.expr10))},
-		{Name: "bsi_range_count", Impls: impls(cdp.countImpl(bsiPlan), duckCountImpl(db, bsiSQL), scanCountImpl(d.n, d.rangeCount, d.inRange))},
+		{Name: "expr10_count", Impls: impls(cdp.countImpl(expr10Expr), duckCountImpl(db, expr10SQL), scanCountImpl(d.n, d.expr10Count, d.expr10))},
+		{Name: "bsi_range_count", Impls: impls(cdp.countImpl(bsiExpr), duckCountImpl(db, bsiSQL), scanCountImpl(d.n, d.rangeCount, d.inRange))},
 	}
 	for _, c := range cases {
 		c.Suite, c.Members = "segment", d.n

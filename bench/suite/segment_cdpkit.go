@@ -53,29 +53,32 @@ func (c *segCdpkit) load(_ context.Context, _ *Env, d *segData) (int64, error) {
 // held is the memory the index's bitmaps hold, by the index's own estimate.
 func (c *segCdpkit) held() int64 { return int64(c.ix.View().MemoryBytes()) }
 
-// The cases' expressions as plans.
-var (
-	and2Plan   = segment.And(segment.Tag("female"), segment.Tag("age_50plus"))
-	expr10Plan = segment.And(
-		segment.Or(segment.Tag("hypertension"), segment.Tag("diabetes"), segment.Tag("hyperlipidemia")),
-		segment.Tag("ch_wechat"),
-		segment.Not(segment.Tag("lapsed")),
-		segment.Or(segment.Tag("female"), segment.Tag("age_60plus")),
-		segment.Not(segment.Tag("ch_taobao")),
-		segment.Or(segment.Tag("city_top5"), segment.Tag("ch_meituan")),
-		segment.Not(segment.Tag("copd")),
-	)
-	bsiPlan = segment.Between("spend_365d", spendLo, spendHi)
-)
-
-func (c *segCdpkit) countImpl(p *segment.Plan) harness.Impl {
+// countImpl counts the members of an audience expression, compiled once
+// against the loaded index: the way a host answers "how many?" while an
+// operator edits an audience.
+func (c *segCdpkit) countImpl(expr string) harness.Impl {
+	var p *segment.Plan
+	compile := func() error {
+		if p != nil {
+			return nil
+		}
+		var err error
+		p, err = segment.Compile(expr, c.ix.View())
+		return err
+	}
 	return harness.Impl{
 		Name: harness.Reference,
 		Run: func(context.Context) (harness.Answer, error) {
+			if err := compile(); err != nil {
+				return harness.Answer{}, err
+			}
 			n, err := c.ix.View().Count(p)
 			return harness.Answer{Count: int64(n)}, err
 		},
 		Full: func(context.Context) (harness.Answer, error) {
+			if err := compile(); err != nil {
+				return harness.Answer{}, err
+			}
 			bm, err := c.ix.View().Bitmap(p)
 			if err != nil {
 				return harness.Answer{}, err

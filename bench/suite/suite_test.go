@@ -67,7 +67,7 @@ func TestSuites(t *testing.T) {
 			"expr10_count":    {"cdpkit", "duckdb", "scan"},
 			"bsi_range_count": {"cdpkit", "duckdb", "scan"},
 		},
-		"tags":     {"rule_eval": {"cdpkit", "exprlang", "celmap", "closure"}, "refresh20": {"cdpkit", "cdpkit-interp", "closure"}},
+		"tags":     {"load": {"cdpkit"}, "rule_eval": {"cdpkit", "exprlang", "celmap", "closure"}, "refresh20": {"cdpkit", "cdpkit-interp", "closure"}},
 		"identity": {"load": {"duckdb"}, "resolve": {"cdpkit", "unionfind", "duckdb"}},
 		"rfm":      {"load": {"duckdb"}, "rfm_scores": {"cdpkit", "duckdb"}},
 		"loyalty":  {"durable_tx": {"cdpkit"}, "memory_tx": {"cdpkit"}},

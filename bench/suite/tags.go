@@ -310,6 +310,8 @@ func tagsSuite() Suite {
 				"runs compiled to closures; rules the compiler lacks run on cel-go). exprlang: " +
 				"expr-lang compiled against the record's struct type, with a reused VM. celmap: cel-go with a map " +
 				"activation built per member. closure: the rule hand-written in Go."},
+			{Suite: "tags", Case: "load", Text: "cdpkit: load the indexed fields of every record into a segment.Index " +
+				"(Schema.LoadIndex) and import the manual tags, ready for push-down."},
 			{Suite: "tags", Case: "refresh20", Text: "refresh twenty tags over all members into the index (age and " +
 				"spend bands, cities, sign-up channels, chronic patients by age or value, built from indexed fields and " +
 				"manual tags imported from the host's data). cdpkit pushes every rule down to bitmap plans over the " +
@@ -351,8 +353,21 @@ func runTags(ctx context.Context, env *Env) error {
 		Impls: []harness.Impl{rule, ex, cm, closureImpl(d)}}); err != nil {
 		return err
 	}
-	rf, err := cdp.newRefresher(ctx, d)
-	if err != nil {
+	// Loading the index for push-down (the indexed fields and the manual
+	// tags) is timed as the suite's load.
+	var rf *refresher
+	loaded, err := r.Loads(ctx, "tags", env.Members, []harness.Load{{Impl: harness.Reference,
+		Run: func(ctx context.Context) (harness.Answer, error) {
+			var err error
+			rf, err = cdp.newRefresher(ctx, d)
+			if err != nil {
+				return harness.Answer{}, err
+			}
+			return harness.Answer{Count: int64(rf.ix.View().MemberCount())}, nil
+		},
+		Held: func() int64 { return int64(rf.ix.View().MemoryBytes()) },
+	}})
+	if err != nil || !loaded[harness.Reference] {
 		return err
 	}
 	return r.Run(ctx, harness.Case{Suite: "tags", Name: "refresh20", Members: env.Members,
