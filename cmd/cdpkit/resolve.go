@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cdpkit/cdpkit/identity"
@@ -183,7 +182,7 @@ func resolve(ctx context.Context, e *env, a *resolveArgs) error {
 		run.log.SetEscapeHTML(false)
 	}
 
-	rd, err := newObsReader(in, name, a.format, loc, run.bad)
+	rd, err := newObsReader(in, name, a.format, loc)
 	if err != nil {
 		return err
 	}
@@ -214,46 +213,28 @@ func resolve(ctx context.Context, e *env, a *resolveArgs) error {
 	return nil
 }
 
-// resolveAll reads observations on one goroutine while resolving the
-// previous chunk on this one.
+// resolveAll resolves the observations rd reads, chunk by chunk, while
+// the next chunks are read and decoded on other goroutines.
 func (run *resolveRun) resolveAll(ctx context.Context, rd *obsReader) error {
-	chunks := make(chan []obsRecord, 2)
-	var readErr error
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(chunks)
-		for {
-			chunk := make([]obsRecord, 0, resolveChunk)
-			for len(chunk) < resolveChunk {
-				chunk = append(chunk, obsRecord{})
-				ok, err := rd.next(&chunk[len(chunk)-1])
-				if err != nil || !ok {
-					chunk = chunk[:len(chunk)-1]
-					readErr = err
-					break
-				}
-				run.prevalidate(&chunk[len(chunk)-1])
-			}
-			if len(chunk) > 0 {
-				select {
-				case chunks <- chunk:
-				case <-ctx.Done():
-					return
-				}
-			}
-			if len(chunk) < resolveChunk {
-				return
-			}
+	chunks, readErr := rd.chunks(ctx, resolveChunk, run.prevalidate)
+	// ready waits for a chunk's decoding and reports its problems, in
+	// file order.
+	ready := func(c *obsChunk) []obsRecord {
+		<-c.ready
+		for _, m := range c.msgs {
+			run.bad.report(m.line, "%s", m.msg)
 		}
-	}()
+		for _, k := range c.setAside {
+			run.setAside[k]++
+		}
+		return c.recs
+	}
 	feed := func(yield func([]obsRecord) bool) {
 		if !run.a.sort {
 			for c := range chunks {
-				if !yield(c) {
+				if !yield(ready(c)) {
 					return
 				}
 			}
@@ -261,7 +242,7 @@ func (run *resolveRun) resolveAll(ctx context.Context, rd *obsReader) error {
 		}
 		var all []obsRecord
 		for c := range chunks {
-			all = append(all, c...)
+			all = append(all, ready(c)...)
 		}
 		slices.SortStableFunc(all, func(x, y obsRecord) int { return x.obs.Time.Compare(y.obs.Time) })
 		for start := 0; start < len(all); start += resolveChunk {
@@ -272,11 +253,11 @@ func (run *resolveRun) resolveAll(ctx context.Context, rd *obsReader) error {
 	}
 	var err error
 	nextProgress := 1_000_000
-	for chunk := range feed {
+	for recs := range feed {
 		if err = ctx.Err(); err != nil {
 			break
 		}
-		if err = run.observe(chunk); err != nil {
+		if err = run.observe(recs); err != nil {
 			break
 		}
 		if run.observations >= nextProgress {
@@ -285,22 +266,24 @@ func (run *resolveRun) resolveAll(ctx context.Context, rd *obsReader) error {
 		}
 	}
 	cancel()
-	for range chunks { // let the reader finish
+	for range chunks { // let the reader stop
 	}
-	wg.Wait()
-	return errors.Join(err, readErr)
+	if err != nil {
+		return err
+	}
+	return readErr()
 }
 
 // prevalidate maps kind aliases to declared kinds and sets aside the
 // identifiers identity would reject the whole observation for: an
 // undeclared kind, a scope missing or given where the kind has none.
-func (run *resolveRun) prevalidate(rec *obsRecord) {
+func (run *resolveRun) prevalidate(rec *obsRecord, c *obsChunk) {
 	ids := rec.obs.Identifiers[:0]
 	for i, id := range rec.obs.Identifiers {
 		kind, ok := run.kinds.canonical(id.Kind)
 		if !ok {
-			run.bad.report(rec.line, "identifier %d: kind %q is not declared (identifier set aside; see --kinds)", i+1, id.Kind)
-			run.setAside[id.Kind]++
+			c.report(rec.line, "identifier %d: kind %q is not declared (identifier set aside; see --kinds)", i+1, id.Kind)
+			c.setAside = append(c.setAside, id.Kind)
 			continue
 		}
 		id.Kind = kind
@@ -311,11 +294,11 @@ func (run *resolveRun) prevalidate(rec *obsRecord) {
 			}
 		}
 		if scoped && id.Scope == "" {
-			run.bad.report(rec.line, "identifier %d: kind %q needs a scope (identifier set aside)", i+1, kind)
+			c.report(rec.line, "identifier %d: kind %q needs a scope (identifier set aside)", i+1, kind)
 			continue
 		}
 		if !scoped && id.Scope != "" {
-			run.bad.report(rec.line, "identifier %d: kind %q takes no scope, got %q (identifier set aside)", i+1, kind, id.Scope)
+			c.report(rec.line, "identifier %d: kind %q takes no scope, got %q (identifier set aside)", i+1, kind, id.Scope)
 			continue
 		}
 		ids = append(ids, id)

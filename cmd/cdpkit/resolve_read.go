@@ -3,15 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cdpkit/cdpkit/identity"
 )
@@ -54,23 +57,25 @@ func (b *badLines) more() {
 type flexString string
 
 func (f *flexString) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
+	// The decoder has checked b is one valid JSON value, so a string
+	// without escapes is its bytes, and a number its text, as json.Number
+	// keeps it. This is most of the decoding of an observations file.
+	switch {
+	case len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b):
+		*f = flexString(b[1 : len(b)-1])
+	case len(b) > 0 && b[0] == '"':
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
 		*f = flexString(s)
-		return nil
-	}
-	if bytes.Equal(b, []byte("null")) {
+	case bytes.Equal(b, []byte("null")):
 		*f = ""
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
+	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
+		*f = flexString(b)
+	default:
 		return fmt.Errorf("want a string or a number, got %s", b)
 	}
-	*f = flexString(n)
 	return nil
 }
 
@@ -88,17 +93,38 @@ type obsJSON struct {
 	TrueMember *int64 `json:"true_member"`
 }
 
+// lineMsg is a problem found at a line of the input.
+type lineMsg struct {
+	line int
+	msg  string
+}
+
+// obsChunk is a run of consecutive observations of the input with the
+// problems found reading them, both in file order.
+type obsChunk struct {
+	recs []obsRecord
+	msgs []lineMsg
+	// setAside lists the undeclared kinds of identifiers set aside.
+	setAside []string
+	ready    chan struct{} // closed once the rest is complete
+}
+
+func (c *obsChunk) report(line int, format string, args ...any) {
+	c.msgs = append(c.msgs, lineMsg{line, fmt.Sprintf(format, args...)})
+}
+
 // obsReader reads observations from JSON lines or CSV.
 type obsReader struct {
-	path string
-	loc  *time.Location
-	bad  *badLines
-	next func(*obsRecord) (bool, error) // false at the end
+	path   string
+	loc    *time.Location
+	format string // jsonl or csv
+	br     *bufio.Reader
+	csv    func(*obsRecord, *obsChunk) (bool, error) // the next CSV observation
 }
 
 // newObsReader reads format "jsonl", "csv" or "auto" (JSON lines when the
 // first non-blank character is '{').
-func newObsReader(r io.Reader, path, format string, loc *time.Location, bad *badLines) (*obsReader, error) {
+func newObsReader(r io.Reader, path, format string, loc *time.Location) (*obsReader, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	if format == "auto" {
 		format = "csv"
@@ -107,71 +133,167 @@ func newObsReader(r io.Reader, path, format string, loc *time.Location, bad *bad
 			format = "jsonl"
 		}
 	}
-	o := &obsReader{path: path, loc: loc, bad: bad}
+	o := &obsReader{path: path, loc: loc, format: format, br: br}
 	switch format {
 	case "jsonl":
-		o.next = o.jsonLines(br)
 	case "csv":
 		next, err := o.csvRows(br)
 		if err != nil {
 			return nil, err
 		}
-		o.next = next
+		o.csv = next
 	default:
 		return nil, usagef("--format %q: want jsonl, csv or auto", format)
 	}
 	return o, nil
 }
 
-// maxLine bounds one line of JSON: an observation carries at most 255
-// identifiers of at most 255 bytes each.
-const maxLine = 1 << 20
+// chunks reads the input on a goroutine of its own and delivers chunks of
+// up to size observations in file order; JSON lines are decoded by a
+// worker per core, which is most of the cost of reading them. prep, if not
+// nil, runs on each observation read, on a worker. After the channel is
+// closed, the returned function gives the error that stopped reading, if
+// any. Cancelling ctx stops the reading early.
+func (o *obsReader) chunks(ctx context.Context, size int, prep func(*obsRecord, *obsChunk)) (<-chan *obsChunk, func() error) {
+	out := make(chan *obsChunk, 2*runtime.GOMAXPROCS(0))
+	var readErr error
+	send := func(c *obsChunk) bool {
+		select {
+		case out <- c:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if o.format == "csv" {
+		go func() {
+			defer close(out)
+			for {
+				c := &obsChunk{ready: make(chan struct{})}
+				var ok bool
+				for len(c.recs) < size {
+					var rec obsRecord
+					if ok, readErr = o.csv(&rec, c); !ok || readErr != nil {
+						break
+					}
+					if prep != nil {
+						prep(&rec, c)
+					}
+					c.recs = append(c.recs, rec)
+				}
+				close(c.ready)
+				if (len(c.recs) > 0 || len(c.msgs) > 0) && !send(c) {
+					return
+				}
+				if len(c.recs) < size {
+					return
+				}
+			}
+		}()
+		return out, func() error { return readErr }
+	}
 
-func (o *obsReader) jsonLines(br *bufio.Reader) func(*obsRecord) (bool, error) {
-	sc := bufio.NewScanner(br)
-	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
-	line := 0
-	var j obsJSON
-	return func(rec *obsRecord) (bool, error) {
+	type job struct {
+		c     *obsChunk
+		text  []byte
+		lines []int // line number of each text line
+		ends  []int // end offset of each in text
+	}
+	jobs := make(chan job, runtime.GOMAXPROCS(0))
+	var workers sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			var scratch obsJSON
+			for j := range jobs {
+				start := 0
+				for i, end := range j.ends {
+					var rec obsRecord
+					if o.parseJSON(j.text[start:end], j.lines[i], &scratch, &rec, j.c) {
+						if prep != nil {
+							prep(&rec, j.c)
+						}
+						j.c.recs = append(j.c.recs, rec)
+					}
+					start = end
+				}
+				close(j.c.ready)
+			}
+		}()
+	}
+	go func() {
+		defer close(out)
+		defer func() { close(jobs); workers.Wait() }()
+		sc := bufio.NewScanner(o.br)
+		sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+		line := 0
+		j := job{c: &obsChunk{ready: make(chan struct{})}}
+		flush := func() bool {
+			if len(j.ends) == 0 {
+				return true
+			}
+			jobs <- j
+			ok := send(j.c)
+			j = job{c: &obsChunk{ready: make(chan struct{})}}
+			return ok
+		}
 		for sc.Scan() {
 			line++
 			text := bytes.TrimSpace(sc.Bytes())
 			if len(text) == 0 || text[0] == '#' {
 				continue
 			}
-			// Reuse the identifier slice, zeroed: Unmarshal leaves a key
-			// the line lacks (scope) as it found it.
-			ids := j.IDs[:cap(j.IDs)]
-			clear(ids)
-			j = obsJSON{IDs: ids[:0]}
-			if err := json.Unmarshal(text, &j); err != nil {
-				o.bad.report(line, "%s (observation skipped)", jsonErrText(err))
-				continue
+			j.text = append(j.text, text...)
+			j.lines = append(j.lines, line)
+			j.ends = append(j.ends, len(j.text))
+			if len(j.ends) == size && !flush() {
+				return
 			}
-			t, err := parseTime(j.Time, "", o.loc)
-			if err != nil {
-				o.bad.report(line, "%v (observation skipped)", err)
-				continue
-			}
-			*rec = obsRecord{line: line, truth: -1, obs: identity.Observation{EventID: string(j.Event), Source: j.Source, Time: t,
-				Identifiers: make([]identity.Identifier, 0, len(j.IDs))}}
-			for _, id := range j.IDs {
-				rec.obs.Identifiers = append(rec.obs.Identifiers, identity.Identifier{Kind: id.Kind, Value: string(id.Value), Scope: id.Scope})
-			}
-			if j.TrueMember != nil {
-				if *j.TrueMember < 0 {
-					o.bad.report(line, "true_member %d: want a member ID >= 0 (observation skipped)", *j.TrueMember)
-					continue
-				}
-				rec.truth = *j.TrueMember
-			}
-			return true, nil
 		}
 		if err := sc.Err(); err != nil {
-			return false, fmt.Errorf("%s:%d: %w", o.path, line+1, err)
+			readErr = fmt.Errorf("%s:%d: %w", o.path, line+1, err)
 		}
-		return false, nil
+		flush()
+	}()
+	return out, func() error { return readErr }
+}
+
+// maxLine bounds one line of JSON: an observation carries at most 255
+// identifiers of at most 255 bytes each.
+const maxLine = 1 << 20
+
+// parseJSON decodes one line into rec, or reports why it cannot.
+func (o *obsReader) parseJSON(text []byte, line int, j *obsJSON, rec *obsRecord, c *obsChunk) bool {
+	// Reuse the identifier slice, zeroed: Unmarshal leaves a key the line
+	// lacks (scope) as it found it.
+	ids := j.IDs[:cap(j.IDs)]
+	clear(ids)
+	*j = obsJSON{IDs: ids[:0]}
+	if err := json.Unmarshal(text, j); err != nil {
+		c.report(line, "%s (observation skipped)", jsonErrText(err))
+		return false
 	}
+	t, err := time.Parse(time.RFC3339Nano, j.Time) // the common case first
+	if err != nil {
+		if t, err = parseTime(j.Time, "", o.loc); err != nil {
+			c.report(line, "%v (observation skipped)", err)
+			return false
+		}
+	}
+	*rec = obsRecord{line: line, truth: -1, obs: identity.Observation{EventID: string(j.Event), Source: j.Source, Time: t,
+		Identifiers: make([]identity.Identifier, 0, len(j.IDs))}}
+	for _, id := range j.IDs {
+		rec.obs.Identifiers = append(rec.obs.Identifiers, identity.Identifier{Kind: id.Kind, Value: string(id.Value), Scope: id.Scope})
+	}
+	if j.TrueMember != nil {
+		if *j.TrueMember < 0 || *j.TrueMember > 1<<32-1 {
+			c.report(line, "true_member %d: want a member ID 0..%d (observation skipped)", *j.TrueMember, uint32(1<<32-1))
+			return false
+		}
+		rec.truth = *j.TrueMember
+	}
+	return true
 }
 
 // jsonErrText turns a decoding error into a short message.
@@ -187,12 +309,12 @@ func jsonErrText(err error) string {
 // kind and value are required.
 var obsColumns = []string{"event", "time", "kind", "value", "source", "scope", "true_member"}
 
-func (o *obsReader) csvRows(br *bufio.Reader) (func(*obsRecord) (bool, error), error) {
+func (o *obsReader) csvRows(br *bufio.Reader) (func(*obsRecord, *obsChunk) (bool, error), error) {
 	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err == io.EOF {
-		return func(*obsRecord) (bool, error) { return false, nil }, nil
+		return func(*obsRecord, *obsChunk) (bool, error) { return false, nil }, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.path, err)
@@ -223,7 +345,7 @@ func (o *obsReader) csvRows(br *bufio.Reader) (func(*obsRecord) (bool, error), e
 	var pending *obsRecord
 	var pendingTime, pendingTruth string
 	done := false
-	return func(out *obsRecord) (bool, error) {
+	return func(out *obsRecord, c *obsChunk) (bool, error) {
 		for !done {
 			rec, err := cr.Read()
 			if err == io.EOF {
@@ -233,7 +355,7 @@ func (o *obsReader) csvRows(br *bufio.Reader) (func(*obsRecord) (bool, error), e
 			if err != nil {
 				var pe *csv.ParseError
 				if errors.As(err, &pe) {
-					o.bad.report(pe.Line, "%v (row skipped)", pe.Err)
+					c.report(pe.Line, "%v (row skipped)", pe.Err)
 					continue
 				}
 				return false, fmt.Errorf("%s: %w", o.path, err)
@@ -242,12 +364,12 @@ func (o *obsReader) csvRows(br *bufio.Reader) (func(*obsRecord) (bool, error), e
 			event, ts, truth := get(rec, "event"), get(rec, "time"), get(rec, "true_member")
 			id := identity.Identifier{Kind: get(rec, "kind"), Value: get(rec, "value"), Scope: get(rec, "scope")}
 			if id.Kind == "" {
-				o.bad.report(line, "empty kind (row skipped)")
+				c.report(line, "empty kind (row skipped)")
 				continue
 			}
 			if pending != nil && event != "" && pending.obs.EventID == event {
 				if ts != pendingTime || get(rec, "source") != pending.obs.Source || truth != pendingTruth {
-					o.bad.report(line, "event %q: time, source and true_member must be the same on every row of an event (row skipped)", event)
+					c.report(line, "event %q: time, source and true_member must be the same on every row of an event (row skipped)", event)
 					continue
 				}
 				pending.obs.Identifiers = append(pending.obs.Identifiers, id)
@@ -255,7 +377,7 @@ func (o *obsReader) csvRows(br *bufio.Reader) (func(*obsRecord) (bool, error), e
 			}
 			t, err := parseTime(ts, "", o.loc)
 			if err != nil {
-				o.bad.report(line, "%v (row skipped)", err)
+				c.report(line, "%v (row skipped)", err)
 				continue
 			}
 			next := &obsRecord{line: line, truth: -1, obs: identity.Observation{EventID: event, Source: get(rec, "source"), Time: t,
@@ -263,7 +385,7 @@ func (o *obsReader) csvRows(br *bufio.Reader) (func(*obsRecord) (bool, error), e
 			if truth != "" {
 				n, err := strconv.ParseUint(truth, 10, 32)
 				if err != nil {
-					o.bad.report(line, "true_member %q: want a member ID (row skipped)", truth)
+					c.report(line, "true_member %q: want a member ID (row skipped)", truth)
 					continue
 				}
 				next.truth = int64(n)

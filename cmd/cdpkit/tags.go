@@ -403,7 +403,7 @@ func printTagCounts(w io.Writer, set *tags.Set, src *ruleSource, res *tags.Resul
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "tag\tevaluated\ttagged\tshare\tmissing\terrors\t")
+	fmt.Fprintln(tw, "tag\tevaluated\ttagged\tshare\tmissing\terrors")
 	share := func(n int) string {
 		if members == 0 {
 			return "-"
@@ -421,9 +421,9 @@ func printTagCounts(w io.Writer, set *tags.Set, src *ruleSource, res *tags.Resul
 			for _, bm := range c.byVal {
 				n += int(bm.GetCardinality())
 			}
-			fmt.Fprintf(tw, "%s\tmanual\t%d\t%s\t-\t-\t\n", c.name, n, share(n))
+			fmt.Fprintf(tw, "%s\tmanual\t%d\t%s\t-\t-\n", c.name, n, share(n))
 		} else {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t\n", c.name, s.Path, s.Tagged, share(s.Tagged), s.Missing, s.Errors)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\n", c.name, s.Path, s.Tagged, share(s.Tagged), s.Missing, s.Errors)
 			for _, me := range s.Samples {
 				details = append(details, fmt.Sprintf("  %s: member %d: %s (%s)", c.name, me.Member, me.Err.Msg, me.Err.Kind))
 			}

@@ -116,10 +116,12 @@ func (d *jsonDoc) errorf(path, format string, args ...any) error {
 func (d *jsonDoc) syntaxError(err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		line := d.line(se.Offset - 1)
-		col := int(se.Offset)
+		// The decoder stopped at the byte at Offset.
+		b := min(se.Offset, int64(len(d.data))-1)
+		line := d.line(b)
+		col := b + 1
 		if line > 1 {
-			col = int(se.Offset) - 1 - d.nl[line-2]
+			col = b - int64(d.nl[line-2])
 		}
 		return fmt.Errorf("%s:%d:%d: %s", d.path, line, max(col, 1), strings.TrimPrefix(se.Error(), "json: "))
 	}

@@ -56,6 +56,14 @@ func (src *ruleSource) define(set *tags.Set) []error {
 			for i, d := range src.defs {
 				names[i] = d.Name
 			}
+			if errors.Is(err, tags.ErrCycle) {
+				// "…cycle: a → b → a" names the tags unquoted.
+				msg := err.Error()
+				first, _, _ := strings.Cut(msg[strings.LastIndex(msg, ": ")+2:], " → ")
+				if i := src.index(first); i >= 0 {
+					return append(errs, fmt.Errorf("%s:%d: %w", src.path, src.lines[i], unwrapDefine(err)))
+				}
+			}
 			return append(errs, lineOfName(src.path, unwrapDefine(err), names, src.lines, ""))
 		}
 	}
