@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/cdpkit/cdpkit/segment"
@@ -340,7 +339,7 @@ func countAudience(w io.Writer, a *audience, top, sum []string, n int, asJSON bo
 		return err
 	}
 	fmt.Fprintf(w, "count %d of %d members (%s)\n", count, rep.Members, percent(count, rep.Members))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	for i, f := range top {
 		fmt.Fprintf(tw, "top %s:\n", f)
 		for _, vc := range tops[i] {

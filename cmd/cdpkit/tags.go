@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -234,7 +235,7 @@ func sliceSeq(records []*tags.Record) func(func(*tags.Record) bool) {
 }
 
 func printTagPaths(w io.Writer, set *tags.Set, src *ruleSource) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "tag\tkind\tevaluated\tvalues")
 	for _, d := range src.defs {
 		t, _ := set.Tag(d.Name)
@@ -402,7 +403,7 @@ func printTagCounts(w io.Writer, set *tags.Set, src *ruleSource, res *tags.Resul
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "tag\tevaluated\ttagged\tshare\tmissing\terrors")
 	share := func(n int) string {
 		if members == 0 {
@@ -521,4 +522,32 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// table aligns tab-separated columns and trims the padding an empty last
+// column leaves at the end of a line.
+type table struct {
+	w   io.Writer
+	buf bytes.Buffer
+	*tabwriter.Writer
+}
+
+func newTable(w io.Writer) *table {
+	t := &table{w: w}
+	t.Writer = tabwriter.NewWriter(&t.buf, 0, 4, 2, ' ', 0)
+	return t
+}
+
+// Flush writes the aligned table.
+func (t *table) Flush() error {
+	if err := t.Writer.Flush(); err != nil {
+		return err
+	}
+	for line := range strings.Lines(t.buf.String()) {
+		if _, err := io.WriteString(t.w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	t.buf.Reset()
+	return nil
 }

@@ -175,6 +175,9 @@ func (in *memberInput) readRecords(r io.Reader) ([]*tags.Record, error) {
 		}
 		seen[rec.ID] = line
 		out = append(out, rec)
+		if len(out)%1_000_000 == 0 {
+			fmt.Fprintf(in.bad.w, "tags eval: %d members read\n", len(out))
+		}
 	}
 	var err error
 	switch format {
