@@ -74,27 +74,11 @@ func normalizerName(fn identity.Normalizer) string {
 	return "custom"
 }
 
-// KindInsurerID is the kind cdpkit gen writes for an insurer's member ID;
-// identity.DefaultKinds has no such kind, so the command's defaults add it.
-const kindInsurerID = "insurer_id"
-
-// defaultKinds is identity.DefaultKinds with what the files of cdpkit gen
-// need: its names for the WeChat UnionID and device IDs as aliases, and
-// the insurer's member ID (one per person, ranked after the Alipay ID:
-// insurers verify identity, platforms do not).
+// defaultKinds is identity.DefaultKinds, whose names are those cdpkit gen
+// writes.
 func defaultKinds() *kindsConfig {
-	var kinds []identity.Kind
-	for _, k := range identity.DefaultKinds() {
-		kinds = append(kinds, k)
-		if k.Name == identity.KindAlipayUID {
-			kinds = append(kinds, identity.Kind{Name: kindInsurerID, Limit: 1})
-		}
-	}
-	kc := &kindsConfig{cfg: identity.Config{Kinds: kinds}, aliases: map[string]string{
-		"wechat_unionid": identity.KindUnionID,
-		"device_id":      identity.KindDevice,
-	}}
-	for _, k := range kinds {
+	kc := &kindsConfig{cfg: identity.Config{Kinds: identity.DefaultKinds()}, aliases: map[string]string{}}
+	for _, k := range kc.cfg.Kinds {
 		kc.aliases[k.Name] = k.Name
 	}
 	return kc

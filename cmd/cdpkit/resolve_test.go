@@ -103,9 +103,9 @@ func TestResolvePrintKinds(t *testing.T) {
 	for _, k := range f.Kinds {
 		names = append(names, k.Name)
 	}
-	assert.Equal(t, []string{"member_card", "unionid", "phone", "alipay_uid", "insurer_id", "wechat_openid",
-		"email", "taobao_id", "jd_id", "meituan_id", "device"}, names)
-	assert.Equal(t, kindJSON{Name: "device", Aliases: []string{"device_id"}, Normalize: "lower", Limit: 5, Window: "90d"}, f.Kinds[10])
+	assert.Equal(t, []string{"member_card", "wechat_unionid", "phone", "alipay_uid", "insurer_id", "wechat_openid",
+		"email", "taobao_id", "jd_id", "meituan_id", "device_id"}, names)
+	assert.Equal(t, kindJSON{Name: "device_id", Normalize: "lower", Limit: 5, Window: "90d"}, f.Kinds[10])
 	assert.Equal(t, kindJSON{Name: "phone", Normalize: "cn_mobile", Limit: 2}, f.Kinds[2])
 
 	// What it prints reads back to the same configuration.
