@@ -68,6 +68,11 @@ type state struct {
 	persons int               // rows in every per-person structure
 	alias   map[uint32]uint32 // persons merged or moved away, to where
 	gone    map[uint32]bool   // persons erased or retired by a split
+	// resplit holds persons a split cleared: their orders are recorded
+	// again, which the ledger (whose merges are final) sees as replays or
+	// refuses for an account merged away; the rest of the Engine takes
+	// them all the same.
+	resplit map[uint32]bool
 
 	sums  *rfm.Summaries
 	win   *winLog
@@ -156,6 +161,7 @@ func (e *Engine) init() error {
 	e.st.der = newTable(derTypes, c.Location)
 	e.st.alias = map[uint32]uint32{}
 	e.st.gone = map[uint32]bool{}
+	e.st.resplit = map[uint32]bool{}
 	e.st.cats = map[string]uint32{}
 	e.st.catOf = map[uint32]int{}
 	e.st.dirty = map[uint32]dirtyAt{}
@@ -357,6 +363,7 @@ func (e *Engine) drain(ctx context.Context) error {
 		case identity.Split:
 			for _, p := range slices.Concat(c.Before, c.After) {
 				e.clearState(uint32(p))
+				e.st.resplit[uint32(p)] = true
 			}
 			for _, m := range c.Moved {
 				if m.To == identity.NoPerson {
@@ -375,6 +382,7 @@ func (e *Engine) drain(ctx context.Context) error {
 				e.clearState(uint32(p))
 				e.st.gone[uint32(p)] = true
 				delete(e.st.dirty, uint32(p))
+				delete(e.st.resplit, uint32(p))
 			}
 		}
 	}
