@@ -401,6 +401,14 @@ func (e *Engine) mergeState(ctx context.Context, s, l uint32, at time.Time) erro
 	e.st.alias[l] = s
 	delete(e.st.dirty, l)
 	if e.ledger != nil {
+		// A loser without an account has nothing to move. Merging it
+		// anyway would date the survivor's account at the merge, and a
+		// history loaded after its identities (ObserveAll, then
+		// RecordOrders) would then be refused as too late.
+		b, bErr := e.ledger.Balance(ctx, l, at)
+		if bErr == nil && b.Entries == 0 {
+			return err
+		}
 		at = later(at, e.cfg.LoyaltyFrom)
 		rc, lErr := e.ledger.Apply(ctx, loyalty.Merge{Tx: fmt.Sprintf("merge/%d/%d", l, s), Member: s, From: l, At: at})
 		if lErr != nil {
