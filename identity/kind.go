@@ -77,7 +77,7 @@ type Kind struct {
 // Names of the kinds DefaultKinds declares.
 const (
 	KindMemberCard   = "member_card"
-	KindUnionID      = "unionid"
+	KindUnionID      = "wechat_unionid"
 	KindPhone        = "phone"
 	KindAlipayUID    = "alipay_uid"
 	KindWeChatOpenID = "wechat_openid"
@@ -85,21 +85,24 @@ const (
 	KindTaobaoID     = "taobao_id"
 	KindJDID         = "jd_id"
 	KindMeituanID    = "meituan_id"
-	KindDevice       = "device"
+	KindDevice       = "device_id"
+	KindInsurerID    = "insurer_id"
 )
 
 // DefaultKinds returns a starting configuration for a Chinese retail or
 // pharmacy chain, highest priority first: member card (1 per person),
-// WeChat UnionID (1), mainland mobile phone (2), Alipay user ID (1), WeChat
-// OpenID scoped by app ID (1 per app), e-mail (3), Taobao, JD and Meituan
-// buyer IDs (2 each) and device IDs (5 seen within 90 days). The slice is
-// new on each call, so callers may edit it.
+// WeChat UnionID (1), mainland mobile phone (2), Alipay user ID (1), an
+// insurer's member ID (1), WeChat OpenID scoped by app ID (1 per app),
+// e-mail (3), Taobao, JD and Meituan buyer IDs (2 each) and device IDs (5
+// seen within 90 days). The names are those internal/synth and
+// `cdpkit gen` write. The slice is new on each call, so callers may edit it.
 func DefaultKinds() []Kind {
 	return []Kind{
 		{Name: KindMemberCard, Limit: 1},
 		{Name: KindUnionID, Limit: 1},
 		{Name: KindPhone, Normalize: NormalizeCNMobile, Limit: 2},
 		{Name: KindAlipayUID, Limit: 1},
+		{Name: KindInsurerID, Limit: 1},
 		{Name: KindWeChatOpenID, Scoped: true, Limit: 1, LimitPerScope: true},
 		{Name: KindEmail, Normalize: NormalizeEmail, Limit: 3},
 		{Name: KindTaobaoID, Limit: 2},

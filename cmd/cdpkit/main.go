@@ -89,21 +89,25 @@ func run(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("cdpkit "+c.name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	runFn := c.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: cdpkit %s %s\n\n%s\n", c.name, c.usage, strings.TrimSpace(c.help))
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: cdpkit %s %s\n\n%s\n", c.name, c.usage, strings.TrimSpace(c.help))
 		var hasFlags bool
 		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 		if hasFlags {
-			fmt.Fprintln(fs.Output(), "\nflags:")
+			fmt.Fprintln(w, "\nflags:")
+			fs.SetOutput(w)
 			fs.PrintDefaults()
 		}
 	}
+	// The flag package prints a parse error itself and then calls Usage;
+	// the full usage goes to stdout only when asked for.
+	fs.Usage = func() {}
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(e.stdout)
-			fs.Usage()
+			usage(e.stdout)
 			return 0
 		}
+		fmt.Fprintf(e.stderr, "run 'cdpkit help %s' for usage\n", c.name)
 		return 2
 	}
 	if err := runFn(ctx, e, fs.Args()); err != nil {

@@ -19,7 +19,7 @@ func runCmd(t *testing.T, stdin string, args ...string) (code int, stdout, stder
 }
 
 func TestCommandLine(t *testing.T) {
-	code, out, _ := runCmd(t, "")
+	code, out, errOut := runCmd(t, "")
 	assert.Equal(t, 2, code, "no command is a usage error")
 	assert.Contains(t, out, "gen")
 
@@ -27,19 +27,22 @@ func TestCommandLine(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "commands:")
 
-	code, _, errOut := runCmd(t, "", "frobnicate")
+	code, _, errOut = runCmd(t, "", "frobnicate")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, `unknown command "frobnicate"`)
 
-	code, out, _ = runCmd(t, "", "gen", "--help")
+	code, out, errOut = runCmd(t, "", "gen", "--help")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "usage: cdpkit gen")
+	assert.Empty(t, errOut, "help goes to stdout once")
 
 	code, out, _ = runCmd(t, "", "help", "gen")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "-members")
 
-	code, _, errOut = runCmd(t, "", "gen", "-bogus")
+	code, out, errOut = runCmd(t, "", "gen", "-bogus")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "flag provided but not defined: -bogus")
+	assert.Contains(t, errOut, "run 'cdpkit help gen' for usage")
+	assert.Empty(t, out)
 }
