@@ -30,11 +30,7 @@ func newSynthChain(t testing.TB, members int, seed uint64) *synthChain {
 	return &synthChain{g: g}
 }
 
-var synthKinds = map[string]string{synth.KindWeChatUnionID: identity.KindUnionID, synth.KindDeviceID: identity.KindDevice}
-
 func (c *synthChain) config() Config {
-	kinds := identity.DefaultKinds()
-	kinds = append(kinds, identity.Kind{Name: synth.KindInsurerID, Limit: 1})
 	var channels []string
 	for _, ch := range synth.AllChannels() {
 		channels = append(channels, ch.String())
@@ -43,15 +39,12 @@ func (c *synthChain) config() Config {
 	for _, cond := range synth.AllConditions() {
 		cats = append(cats, cond.Category())
 	}
-	return Config{Location: c.g.Config().Location, Identity: identity.Config{Kinds: kinds}, Channels: channels, Categories: cats}
+	return Config{Location: c.g.Config().Location, Channels: channels, Categories: cats}
 }
 
+// synthIdentifier converts an identifier: synth writes identity's kinds.
 func synthIdentifier(x synth.Identifier) identity.Identifier {
-	kind := x.Kind
-	if k, ok := synthKinds[kind]; ok {
-		kind = k
-	}
-	return identity.Identifier{Kind: kind, Value: x.Value, Scope: x.Scope}
+	return identity.Identifier{Kind: x.Kind, Value: x.Value, Scope: x.Scope}
 }
 
 func (c *synthChain) observations(lo, hi uint32) iter.Seq[identity.Observation] {
