@@ -430,7 +430,56 @@ func (e *Engine) deriveAll(ctx context.Context, asOf time.Time) error {
 		})
 	}
 	wg.Wait()
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return e.loyaltyAll(ctx, asOf)
+}
+
+// loyaltyAll reads every live account's tier, points and growth as of
+// asOf from the ledger, on all cores. Between refreshes the fields follow
+// each operation's receipt, as of the operation.
+func (e *Engine) loyaltyAll(ctx context.Context, asOf time.Time) error {
+	if e.ledger == nil {
+		return nil
+	}
+	var accounts []uint32
+	for m, err := range e.ledger.Members(ctx) {
+		if err != nil {
+			return fmt.Errorf("loyalty: %w", err)
+		}
+		if int(m) < e.st.persons && !e.st.gone[m] && !e.isAlias(m) {
+			accounts = append(accounts, m)
+		}
+	}
+	d, dx := e.st.der, &e.dx
+	for _, t := range e.cfg.Program.Tiers() {
+		d.cols[dx.tier].dict.code(t.Name) // workers only read the dictionary
+	}
+	workers := runtime.GOMAXPROCS(0)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	// Accounts are split by 64-person blocks, so workers never share a
+	// presence word.
+	for w := range workers {
+		wg.Go(func() {
+			for _, m := range accounts {
+				if int(m>>6)%workers != w {
+					continue
+				}
+				b, err := e.ledger.Balance(ctx, m, asOf)
+				if err != nil {
+					errs[w] = fmt.Errorf("loyalty balance of %d: %w", m, err)
+					return
+				}
+				d.cols[dx.tier].setString(m, b.Tier)
+				d.cols[dx.points].setInt(m, b.Available)
+				d.cols[dx.growth].setInt(m, b.Growth)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // setPopulation sets person p's population fields.

@@ -76,8 +76,10 @@
 //     latest order seen (and the latest refresh); a refresh at an earlier
 //     as-of sees fewer orders in its windows.
 //   - Loyalty accounts do not follow identity splits: the ledger's merges
-//     are final. Erasure leaves the ledger's financial records, under the
-//     person's ID only.
+//     are final. The orders of a person a split cleared, recorded again,
+//     are replays in the ledger (or refused there, for an account a merge
+//     closed) and are recorded everywhere else without points. Erasure
+//     leaves the ledger's financial records, under the person's ID only.
 //   - RefreshTags writes derived fields and tags in two index
 //     transactions; between them a reader sees new fields with old tags.
 package cdpkit

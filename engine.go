@@ -68,6 +68,11 @@ type state struct {
 	persons int               // rows in every per-person structure
 	alias   map[uint32]uint32 // persons merged or moved away, to where
 	gone    map[uint32]bool   // persons erased or retired by a split
+	// resplit holds persons a split cleared: their orders are recorded
+	// again, which the ledger (whose merges are final) sees as replays or
+	// refuses for an account merged away; the rest of the Engine takes
+	// them all the same.
+	resplit map[uint32]bool
 
 	sums  *rfm.Summaries
 	win   *winLog
@@ -156,6 +161,7 @@ func (e *Engine) init() error {
 	e.st.der = newTable(derTypes, c.Location)
 	e.st.alias = map[uint32]uint32{}
 	e.st.gone = map[uint32]bool{}
+	e.st.resplit = map[uint32]bool{}
 	e.st.cats = map[string]uint32{}
 	e.st.catOf = map[uint32]int{}
 	e.st.dirty = map[uint32]dirtyAt{}
@@ -357,6 +363,7 @@ func (e *Engine) drain(ctx context.Context) error {
 		case identity.Split:
 			for _, p := range slices.Concat(c.Before, c.After) {
 				e.clearState(uint32(p))
+				e.st.resplit[uint32(p)] = true
 			}
 			for _, m := range c.Moved {
 				if m.To == identity.NoPerson {
@@ -375,6 +382,7 @@ func (e *Engine) drain(ctx context.Context) error {
 				e.clearState(uint32(p))
 				e.st.gone[uint32(p)] = true
 				delete(e.st.dirty, uint32(p))
+				delete(e.st.resplit, uint32(p))
 			}
 		}
 	}
@@ -393,6 +401,14 @@ func (e *Engine) mergeState(ctx context.Context, s, l uint32, at time.Time) erro
 	e.st.alias[l] = s
 	delete(e.st.dirty, l)
 	if e.ledger != nil {
+		// A loser without an account has nothing to move. Merging it
+		// anyway would date the survivor's account at the merge, and a
+		// history loaded after its identities (ObserveAll, then
+		// RecordOrders) would then be refused as too late.
+		b, bErr := e.ledger.Balance(ctx, l, at)
+		if bErr == nil && b.Entries == 0 {
+			return err
+		}
 		at = later(at, e.cfg.LoyaltyFrom)
 		rc, lErr := e.ledger.Apply(ctx, loyalty.Merge{Tx: fmt.Sprintf("merge/%d/%d", l, s), Member: s, From: l, At: at})
 		if lErr != nil {

@@ -2,16 +2,14 @@ package cdpkit
 
 import (
 	"context"
+	"slices"
 	"errors"
 	"fmt"
 	"iter"
 	"math"
 	"runtime"
-	"slices"
 	"sync"
 	"time"
-
-	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/cdpkit/cdpkit/identity"
 	"github.com/cdpkit/cdpkit/loyalty"
@@ -114,7 +112,7 @@ func orderHash(id string) uint64 {
 }
 
 // prepare checks an order.
-func (e *Engine) prepare(o *Order) (prepared, error) {
+func (e *Engine) prepare(o *Order, clk *dayClock) (prepared, error) {
 	pr := prepared{o: o, kind: entryOrder}
 	switch {
 	case o.ID == "":
@@ -163,7 +161,7 @@ func (e *Engine) prepare(o *Order) (prepared, error) {
 	if len(o.Identifiers) == 0 && o.Person == identity.NoPerson {
 		return pr, invalid("order %q: names no person", o.ID)
 	}
-	pr.day = int32(segment.DayOf(o.Time, e.cfg.Location))
+	pr.day = clk.day(o.Time)
 	if o.RefundOf != "" {
 		pr.kind = entryRefund
 		pr.hash = orderHash("refund:" + o.ID)
@@ -240,7 +238,8 @@ func (e *Engine) RecordOrder(ctx context.Context, o Order) (*OrderResult, error)
 	fail := func(p identity.PersonID, err error) (*OrderResult, error) {
 		return nil, &RecordError{Index: -1, ID: o.ID, Person: p, Err: err}
 	}
-	pr, err := e.prepare(&o)
+	clk := newDayClock(e.cfg.Location)
+	pr, err := e.prepare(&o, &clk)
 	if err != nil {
 		return fail(identity.NoPerson, err)
 	}
@@ -283,13 +282,13 @@ func (e *Engine) recordLocked(ctx context.Context, pr *prepared, p identity.Pers
 	}
 	if e.loyaltyApplies(pr.o) {
 		rc, err := e.ledger.Apply(ctx, e.loyaltyOp(pr))
-		switch {
-		case err != nil && !(pr.kind == entryRefund && errors.Is(err, loyalty.ErrUnknownOrder) && !e.cfg.LoyaltyFrom.IsZero()):
+		switch outcome := e.ledgerOutcome(pr, rc, err); outcome {
+		case ledgerFailed:
 			return nil, fmt.Errorf("loyalty: %w", err)
-		case err == nil && rc.Replayed:
+		case ledgerReplayed:
 			res.Replayed, res.Receipt = true, rc
 			return res, nil
-		case err == nil:
+		case ledgerApplied:
 			res.Receipt = rc
 			e.noteReceipt(q, rc)
 		}
@@ -314,6 +313,37 @@ func (e *Engine) recordLocked(ctx context.Context, pr *prepared, p identity.Pers
 	return res, nil
 }
 
+// What the ledger's answer to an order means for the rest of the Engine.
+const (
+	ledgerApplied  = iota // recorded: apply the order everywhere
+	ledgerSkipped         // not the ledger's (see ledgerOutcome): apply it elsewhere
+	ledgerReplayed        // recorded before: a retry, apply it nowhere
+	ledgerFailed          // refused: the order fails
+)
+
+// ledgerOutcome classifies the ledger's answer to an order's operation.
+// A refund of an order from before Config.LoyaltyFrom is not the
+// ledger's. For a person a split cleared, an order recorded again is a
+// replay in the ledger (merges are final) and one for an account merged
+// away is refused; both are the host re-deriving the person, and the
+// rest of the Engine takes the order.
+func (e *Engine) ledgerOutcome(pr *prepared, rc *loyalty.Receipt, err error) int {
+	resplit := e.st.resplit[pr.person]
+	switch {
+	case err == nil && rc.Replayed && resplit:
+		return ledgerSkipped
+	case err == nil && rc.Replayed:
+		return ledgerReplayed
+	case err == nil:
+		return ledgerApplied
+	case pr.kind == entryRefund && errors.Is(err, loyalty.ErrUnknownOrder) && !e.cfg.LoyaltyFrom.IsZero():
+		return ledgerSkipped
+	case resplit && errors.Is(err, loyalty.ErrMerged):
+		return ledgerSkipped
+	}
+	return ledgerFailed
+}
+
 // signed is the order's effect on spend.
 func (e *Engine) signed(pr *prepared) int64 {
 	if pr.kind == entryRefund {
@@ -325,27 +355,38 @@ func (e *Engine) signed(pr *prepared) int64 {
 // applySummaries adds the order to the RFM summaries.
 func (e *Engine) applySummaries(pr *prepared) error {
 	e.st.sums.Advance(pr.o.Time)
-	if err := e.st.sums.Add(e.rfmTx(pr, nil)); err != nil {
+	var tx rfm.Tx
+	e.rfmTx(pr, &tx, true)
+	if err := e.st.sums.Add(&tx); err != nil {
 		return fmt.Errorf("summaries: %w", err)
 	}
 	return nil
 }
 
-// rfmTx converts a prepared order for rfm; lines reuses a buffer.
-func (e *Engine) rfmTx(pr *prepared, lines []rfm.Line) *rfm.Tx {
+// rfmTx converts a prepared order for rfm into tx, reusing its lines.
+// Categories must have been interned (categoryID) unless intern is set.
+func (e *Engine) rfmTx(pr *prepared, tx *rfm.Tx, intern bool) {
 	o := pr.o
-	tx := &rfm.Tx{Member: pr.person, Time: o.Time, Amount: pr.amount, Channel: rfm.Channel(pr.channel), Order: pr.hash}
+	lines := tx.Lines[:0]
+	*tx = rfm.Tx{Member: pr.person, Time: o.Time, Amount: pr.amount, Channel: rfm.Channel(pr.channel), Order: pr.hash}
 	if pr.kind == entryRefund {
 		tx.RefundOf = orderHash("order:" + o.RefundOf)
-		return tx
+		tx.Lines = lines
+		return
 	}
 	for _, l := range o.Lines {
-		if l.Category != "" {
-			lines = append(lines, rfm.Line{Category: e.categoryID(l.Category), Amount: l.Amount, DaysSupply: l.DaysSupply})
+		if l.Category == "" {
+			continue
 		}
+		var id uint32
+		if intern {
+			id = e.categoryID(l.Category)
+		} else {
+			id = e.st.cats[l.Category]
+		}
+		lines = append(lines, rfm.Line{Category: id, Amount: l.Amount, DaysSupply: l.DaysSupply})
 	}
 	tx.Lines = lines
-	return tx
 }
 
 // loyaltyApplies reports whether the ledger takes the order.
@@ -402,15 +443,23 @@ func (e *Engine) RecordOrders(ctx context.Context, orders iter.Seq[Order]) (Bulk
 	var st BulkStats
 	var errs bulkErrors
 	buf := make([]Order, 0, bulkChunk)
+	// The sequence may reuse its slices between iterations: copy them into
+	// arenas that live as long as the chunk.
+	lines := make([]Line, 0, 2*bulkChunk)
+	ids := make([]identity.Identifier, 0, bulkChunk)
 	flush := func(base int) error {
 		err := e.recordChunk(ctx, buf, base, &st, &errs)
-		buf = buf[:0]
+		// Nothing keeps the chunk's orders once it is applied.
+		buf, lines, ids = buf[:0], lines[:0], ids[:0]
 		return err
 	}
 	for o := range orders {
-		// The sequence may reuse its slices between iterations.
-		o.Lines = slices.Clone(o.Lines)
-		o.Identifiers = slices.Clone(o.Identifiers)
+		start := len(lines)
+		lines = append(lines, o.Lines...)
+		o.Lines = lines[start:len(lines):len(lines)]
+		start = len(ids)
+		ids = append(ids, o.Identifiers...)
+		o.Identifiers = ids[start:len(ids):len(ids)]
 		buf = append(buf, o)
 		st.Read++
 		if len(buf) == bulkChunk {
@@ -437,8 +486,16 @@ func (e *Engine) recordChunk(ctx context.Context, chunk []Order, base int, st *B
 	persons := make([]identity.PersonID, len(chunk))
 	perr := make([]error, len(chunk))
 	parallelRange(len(chunk), func(lo, hi int) {
+		clk := newDayClock(e.cfg.Location)
+		// Histories come person by person: the previous order's lookup
+		// answers the next one with the same identifiers (no observation
+		// runs during this phase, so it cannot go stale).
+		var lastIDs []identity.Identifier
+		var lastP identity.PersonID
+		var lastOK bool
+		var lastErr error
 		for i := lo; i < hi; i++ {
-			prs[i], perr[i] = e.prepare(&chunk[i])
+			prs[i], perr[i] = e.prepare(&chunk[i], &clk)
 			if perr[i] != nil {
 				continue
 			}
@@ -446,7 +503,11 @@ func (e *Engine) recordChunk(ctx context.Context, chunk []Order, base int, st *B
 				persons[i] = chunk[i].Person
 				continue
 			}
-			p, ok, err := e.lookupAll(chunk[i].Identifiers)
+			if !slices.Equal(chunk[i].Identifiers, lastIDs) {
+				lastIDs = chunk[i].Identifiers
+				lastP, lastOK, lastErr = e.lookupAll(lastIDs)
+			}
+			p, ok, err := lastP, lastOK, lastErr
 			switch {
 			case err != nil:
 				perr[i] = err
@@ -573,13 +634,14 @@ func (e *Engine) summariesBulk(ctx context.Context, prs []prepared, perr []error
 	bad := make([][]int, len(ws))
 	for k, w := range ws {
 		wg.Go(func() {
-			var lines []rfm.Line
+			var tx rfm.Tx
 			for i := range prs {
 				pr := &prs[i]
 				if pr.failed || pr.replay || !w.Contains(pr.person) {
 					continue
 				}
-				if err := w.Add(e.rfmTx(pr, lines[:0])); err != nil {
+				e.rfmTx(pr, &tx, false)
+				if err := w.Add(&tx); err != nil {
 					perr[i] = err
 					bad[k] = append(bad[k], i)
 				}
@@ -600,48 +662,39 @@ func (e *Engine) summariesBulk(ctx context.Context, prs []prepared, perr []error
 // activityBulk records the chunk's orders as activity days in one index
 // transaction, one bulk add per event and day.
 func (e *Engine) activityBulk(prs []prepared) error {
-	type key struct {
-		ch  int
-		day int32
-	}
-	byDay := map[key]*roaring.Bitmap{}
-	add := func(k key, p uint32) {
-		bm := byDay[k]
-		if bm == nil {
-			bm = roaring.New()
-			byDay[k] = bm
+	lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
+	for i := range prs {
+		if pr := &prs[i]; !pr.failed && !pr.replay && pr.kind == entryOrder {
+			lo, hi = min(lo, pr.day), max(hi, pr.day)
 		}
-		bm.Add(p)
 	}
+	if lo > hi {
+		return nil
+	}
+	// One list per event (purchase, then each channel) and day.
+	events := 1 + len(e.cfg.Channels)
+	lists := make([][]uint32, int(hi-lo+1)*events)
 	for i := range prs {
 		pr := &prs[i]
 		if pr.failed || pr.replay || pr.kind != entryOrder {
 			continue
 		}
-		add(key{-1, pr.day}, pr.person)
-		add(key{pr.channel, pr.day}, pr.person)
+		at := int(pr.day-lo) * events
+		lists[at] = append(lists[at], pr.person)
+		lists[at+1+pr.channel] = append(lists[at+1+pr.channel], pr.person)
 	}
-	if len(byDay) == 0 {
-		return nil
-	}
-	keys := make([]key, 0, len(byDay))
-	for k := range byDay {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if a.ch != b.ch {
-			return a.ch - b.ch
-		}
-		return int(a.day - b.day)
-	})
 	return e.ix.Update(func(tx *segment.Tx) error {
-		for _, k := range keys {
-			event := EventPurchase
-			if k.ch >= 0 {
-				event = channelEvent(e.cfg.Channels[k.ch])
+		for k, ids := range lists {
+			if len(ids) == 0 {
+				continue
 			}
-			if err := tx.RecordActivityDay(event, segment.Day(k.day), byDay[k].ToArray()...); err != nil {
-				return fmt.Errorf("activity %q on %s: %w", event, segment.Day(k.day), err)
+			day, ev := segment.Day(lo+int32(k/events)), k%events
+			event := EventPurchase
+			if ev > 0 {
+				event = channelEvent(e.cfg.Channels[ev-1])
+			}
+			if err := tx.RecordActivityDay(event, day, ids...); err != nil {
+				return fmt.Errorf("activity %q on %s: %w", event, day, err)
 			}
 		}
 		return nil
@@ -664,14 +717,12 @@ func (e *Engine) applyLedgerBulk(ctx context.Context, prs []prepared, perr []err
 					continue
 				}
 				rc, err := e.ledger.Apply(ctx, e.loyaltyOp(pr))
-				switch {
-				case err != nil && pr.kind == entryRefund && errors.Is(err, loyalty.ErrUnknownOrder) && !e.cfg.LoyaltyFrom.IsZero():
-					// The refunded order predates the programme.
-				case err != nil:
+				switch e.ledgerOutcome(pr, rc, err) {
+				case ledgerFailed:
 					perr[i] = fmt.Errorf("loyalty: %w", err)
-				case rc.Replayed:
+				case ledgerReplayed:
 					pr.replay = true
-				default:
+				case ledgerApplied:
 					receipts[i] = rc
 				}
 			}

@@ -1,0 +1,5 @@
+//go:build race
+
+package cdpkit
+
+const raceEnabled = true
