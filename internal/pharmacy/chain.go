@@ -55,45 +55,28 @@ func (c *chain) parallel(ctx context.Context, fn func(w int, lo, hi uint32) erro
 	return nil
 }
 
-// identityKinds maps the generator's identifier kinds to the resolver's.
-var identityKinds = map[string]string{
-	synth.KindPhone:         identity.KindPhone,
-	synth.KindMemberCard:    identity.KindMemberCard,
-	synth.KindWeChatUnionID: identity.KindUnionID,
-	synth.KindWeChatOpenID:  identity.KindWeChatOpenID,
-	synth.KindAlipayUID:     identity.KindAlipayUID,
-	synth.KindTaobaoID:      identity.KindTaobaoID,
-	synth.KindJDID:          identity.KindJDID,
-	synth.KindMeituanID:     identity.KindMeituanID,
-	synth.KindDeviceID:      identity.KindDevice,
-	synth.KindInsurerID:     KindInsurerID,
-}
-
-// KindInsurerID is the identifier kind the story adds to identity's
-// defaults for the insurer's member ID: one per person, ranked just below
-// the Alipay ID.
-const KindInsurerID = "insurer_id"
-
 // identityConfig is the resolver configuration of the story: identity's
-// defaults for a Chinese chain, plus the insurer's member ID, plus the
-// placeholder phone numbers cashiers type when a customer gives none.
-// The store counters' own phones and the kiosks' tablets are deliberately
-// not blocked: the story shows the per-person limits refusing them.
+// defaults for a Chinese chain (whose kind names internal/synth writes),
+// plus the placeholder phone numbers cashiers type when a customer gives
+// none. The store counters' own phones and the kiosks' tablets are
+// deliberately not blocked: the story shows the per-person limits refusing
+// them.
 func identityConfig(members int) identity.Config {
-	var kinds []identity.Kind
-	for _, k := range identity.DefaultKinds() {
-		if k.Name == identity.KindPhone {
+	kinds := identity.DefaultKinds()
+	for i := range kinds {
+		if kinds[i].Name == identity.KindPhone {
 			// 13800000000 is a well-formed mobile number that cashiers type
 			// as a placeholder; 13800138000 is China Mobile's service
 			// number, typed for the same reason.
-			k.Blocked = append(k.Blocked, "13800000000", "13800138000")
-		}
-		kinds = append(kinds, k)
-		if k.Name == identity.KindAlipayUID {
-			kinds = append(kinds, identity.Kind{Name: KindInsurerID, Limit: 1})
+			kinds[i].Blocked = append(kinds[i].Blocked, "13800000000", "13800138000")
 		}
 	}
 	return identity.Config{Kinds: kinds, SizeHint: members * 3}
+}
+
+// identifier converts a generated identifier for the resolver.
+func identifier(x synth.Identifier) identity.Identifier {
+	return identity.Identifier{Kind: x.Kind, Value: x.Value, Scope: x.Scope}
 }
 
 // feed is the identifier feed as the chain's systems send it: every
@@ -116,6 +99,9 @@ func (c *chain) observations(ctx context.Context) (*feed, error) {
 	parts := make([]part, c.workers)
 	err := c.parallel(ctx, func(w int, lo, hi uint32) error {
 		p := &parts[w]
+		// Members are seen about 3.6 times each.
+		p.obs = make([]identity.Observation, 0, int(hi-lo)*4)
+		p.truth = make([]uint32, 0, int(hi-lo)*4)
 		var idBuf []identity.Identifier
 		for o := range c.gen.ObservationsRange(lo, hi) {
 			if len(idBuf)+len(o.IDs) > cap(idBuf) {
@@ -123,7 +109,7 @@ func (c *chain) observations(ctx context.Context) (*feed, error) {
 			}
 			start := len(idBuf)
 			for _, x := range o.IDs {
-				idBuf = append(idBuf, identity.Identifier{Kind: identityKinds[x.Kind], Value: x.Value, Scope: x.Scope})
+				idBuf = append(idBuf, identifier(x))
 			}
 			p.obs = append(p.obs, identity.Observation{
 				EventID:     strconv.FormatUint(o.EventID, 10),

@@ -43,6 +43,7 @@ type story struct {
 	loyaltyFrom time.Time
 
 	orders   *orders
+	buyers   []uint32 // persons with an order or refund, ascending
 	contacts []Contact
 	model    rfm.Model
 	arms     []*roaring.Bitmap // campaign, hold-out
@@ -170,14 +171,14 @@ func (s *story) resolve(ctx context.Context) (string, error) {
 func (s *story) keyOrders(ctx context.Context) (string, error) {
 	k := keyer{
 		lookup: func(x synth.Identifier) (uint32, bool) {
-			p, err := s.engine.Lookup(identity.Identifier{Kind: identityKinds[x.Kind], Value: x.Value, Scope: x.Scope})
+			p, err := s.engine.Lookup(identifier(x))
 			return uint32(p), err == nil
 		},
 		observe: func(ms []missing) error {
 			_, err := s.engine.ObserveAll(ctx, func(yield func(identity.Observation) bool) {
 				ids := make([]identity.Identifier, 1)
 				for _, m := range ms {
-					ids[0] = identity.Identifier{Kind: identityKinds[m.id.Kind], Value: m.id.Value, Scope: m.id.Scope}
+					ids[0] = identifier(m.id)
 					o := identity.Observation{EventID: "order:" + strconv.FormatUint(m.order, 10),
 						Source: orderSources[m.channel], Time: m.at, Identifiers: ids}
 					if !yield(o) {
@@ -244,6 +245,15 @@ func (s *story) record(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The Engine holds the history now; keep only who bought, for the
+	// contact log, and the keys, for the tests.
+	o := s.orders
+	for i, p := range o.person {
+		if i == 0 || p != o.person[i-1] {
+			s.buyers = append(s.buyers, p)
+		}
+	}
+	s.orders = &orders{keys: o.keys, firstSeen: o.firstSeen, unkeyed: o.unkeyed, persons: o.persons}
 	return fmt.Sprintf("record %s orders and refunds: RFM summaries, windows, purchase days, refill timing, loyalty ledger since %s",
 		thousands(st.Applied), s.loyaltyFrom.Format(time.DateOnly)), nil
 }

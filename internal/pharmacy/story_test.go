@@ -15,7 +15,7 @@ import (
 
 // smallMembers keeps the end-to-end test fast under the race detector
 // while leaving every tag and tier with members.
-const smallMembers = 4000
+const smallMembers = 2000
 
 func runSmall(t *testing.T) *story {
 	t.Helper()

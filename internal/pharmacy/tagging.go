@@ -47,13 +47,7 @@ func tagDefinitions() []tags.Definition {
 // recordContacts generates the CRM's contact log and records each touch as
 // the event "contacted" for activity windows.
 func (s *story) recordContacts(ctx context.Context) (string, error) {
-	var persons []uint32
-	for i, p := range s.orders.person {
-		if i == 0 || p != s.orders.person[i-1] {
-			persons = append(persons, p)
-		}
-	}
-	s.contacts = contactLog(s.cfg.Seed, persons, s.asOf, s.loc)
+	s.contacts = contactLog(s.cfg.Seed, s.buyers, s.asOf, s.loc)
 	_, err := s.engine.RecordEvents(ctx, func(yield func(cdpkit.Event) bool) {
 		for _, c := range s.contacts {
 			if !yield(cdpkit.Event{Name: "contacted", Person: identity.PersonID(c.Person), Time: c.At}) {
