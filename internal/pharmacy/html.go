@@ -100,6 +100,8 @@ func (r *Report) page() *page {
 		}
 		row("persons over-merged (holding two or more members)", o.Score.OverMerged)
 		row("members split over two or more persons", o.Score.UnderMerged)
+		row("members whose own identifiers do not link all their accounts", o.Score.Unlinkable)
+		row("members split although their own identifiers link them", o.Score.SplitLinkable)
 		pg.Sections = append(pg.Sections, section{ID: "oneid", Title: "OneID",
 			Note: fmt.Sprintf("Against the true members: precision %.4f, recall %.4f over pairs of observations; at most %d members in one person.",
 				o.Score.Precision, o.Score.Recall, o.Score.Largest), Table: t})
@@ -175,6 +177,7 @@ func tagTable(tags []TagCount) *table {
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"heatmap":  heatmap,
 	"barchart": barchart,
+	"numeric":  numeric,
 	"ms": func(d time.Duration) string {
 		if d >= time.Second {
 			return fmt.Sprintf("%.2f s", d.Seconds())
@@ -205,7 +208,7 @@ svg text{font-family:inherit}
 {{with .RFM}}<section id="rfm"><h2>{{.Title}}</h2>{{heatmap .}}</section>{{end}}
 {{range .Sections}}<section id="{{.ID}}"><h2>{{.Title}}</h2>{{if .Note}}<p class="note">{{.Note}}</p>{{end}}
 {{if .Bars}}{{barchart .Bars}}{{end}}
-{{with .Table}}<table><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr>{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
+{{with .Table}}<table><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr>{{range .Rows}}<tr>{{range .}}<td{{if numeric .}} class="n"{{end}}>{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
 </section>{{end}}
 </body></html>
 `))
@@ -277,6 +280,19 @@ func barchart(bars []bar) template.HTML {
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// numeric reports whether a table cell is a number, to align it right.
+func numeric(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && c != ',' && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 func label(labels []string, i int) string {

@@ -57,6 +57,15 @@ type PartitionScore struct {
 	// UnderMerged counts members whose observations reached more than one
 	// person (the persons beyond the first are extra).
 	UnderMerged, ExtraPersons int
+	// Unlinkable counts the members whose observations their own
+	// identifiers do not connect (junk and shared store values left
+	// aside): only a shared value could make one person of them, so most
+	// of them are split whatever the resolver does.
+	Unlinkable int
+	// SplitLinkable counts the members split over persons although their
+	// own identifiers link all their observations: the splits a limit
+	// caused.
+	SplitLinkable int
 	// Largest is the most members found in one person.
 	Largest int
 }
@@ -86,6 +95,9 @@ func analyseFeed(ctx context.Context, c *chain, f *feed, lookup func(identity.Id
 	}
 	parts := make([]tally, max(workers, 1))
 	person := make([]uint32, len(f.obs))
+	// unusable marks, per observation, the identifiers (by position) that
+	// are junk or a shared store value: evidence of nobody in particular.
+	unusable := make([]uint8, len(f.obs))
 	var wg sync.WaitGroup
 	for w := range parts {
 		lo, hi := len(f.obs)*w/len(parts), len(f.obs)*(w+1)/len(parts)
@@ -112,6 +124,7 @@ func analyseFeed(ctx context.Context, c *chain, f *feed, lookup func(identity.Id
 					case errors.Is(err, identity.ErrBlocked) || errors.Is(err, identity.ErrInvalid):
 						t.rejected[x.Value]++
 						p = identity.NoPerson - 1 // rejected, not refused
+						unusable[i] |= 1 << min(len(found), 7)
 					default:
 						p = identity.NoPerson
 					}
@@ -130,6 +143,9 @@ func analyseFeed(ctx context.Context, c *chain, f *feed, lookup func(identity.Id
 					case x.Kind == identity.KindDevice && kiosks[v]:
 						shared = "kiosk tablet"
 						t.kiosks[v] = true
+					}
+					if shared != "" {
+						unusable[i] |= 1 << min(j, 7)
 					}
 					if p := found[j]; p == best || p == identity.NoPerson-1 || best == identity.NoPerson {
 						continue
@@ -171,7 +187,119 @@ func analyseFeed(ctx context.Context, c *chain, f *feed, lookup func(identity.Id
 		}
 	}
 	r.Score, r.Members, r.Persons = scorePartition(person, f.truth)
+	r.Score.Unlinkable, r.Score.SplitLinkable = unlinkable(f, person, unusable, c.cfg.Members, workers)
 	return r, nil
+}
+
+// unlinkable counts the members whose own observations do not connect
+// through identifiers they share — junk and shared store values left
+// aside, and observations with nothing else — so that nothing but a shared
+// value could join them into one person: a Taobao account seen only with
+// its buyer ID, say, next to a member card seen only at the till.
+// It also returns how many members were split over persons although their
+// own identifiers link all their observations.
+func unlinkable(f *feed, person []uint32, unusable []uint8, members, workers int) (unlinked, splitLinked int) {
+	// Group observations by member: a counting sort on the true member.
+	start := make([]int, members+1)
+	for _, m := range f.truth {
+		start[m+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	byMember := make([]int32, len(f.truth))
+	next := slices.Clone(start[:members])
+	for i, m := range f.truth {
+		byMember[next[m]] = int32(i)
+		next[m]++
+	}
+	counts := make([][2]int, max(workers, 1))
+	var wg sync.WaitGroup
+	for w := range counts {
+		lo, hi := members*w/len(counts), members*(w+1)/len(counts)
+		wg.Go(func() {
+			type key struct {
+				id  string
+				obs int
+			}
+			var keys []key
+			var parent []int
+			var buf []byte
+			find := func(x int) int {
+				for parent[x] != x {
+					parent[x] = parent[parent[x]]
+					x = parent[x]
+				}
+				return x
+			}
+			for m := lo; m < hi; m++ {
+				obs := byMember[start[m]:start[m+1]]
+				if len(obs) < 2 {
+					continue
+				}
+				keys, parent = keys[:0], parent[:0]
+				groups := 0 // observations with usable evidence, then groups of them
+				for k, i := range obs {
+					parent = append(parent, k)
+					before := len(keys)
+					for j, x := range f.obs[i].Identifiers {
+						if unusable[i]&(1<<min(j, 7)) != 0 {
+							continue
+						}
+						buf = append(buf[:0], x.Kind...)
+						buf = append(buf, 0)
+						buf = append(buf, x.Scope...)
+						buf = append(buf, 0)
+						switch x.Kind {
+						case identity.KindPhone:
+							buf, _ = identity.NormalizeCNMobile(buf, x.Value)
+						case identity.KindDevice:
+							buf, _ = identity.NormalizeLower(buf, x.Value)
+						default:
+							buf, _ = identity.NormalizeToken(buf, x.Value)
+						}
+						keys = append(keys, key{string(buf), k})
+					}
+					if len(keys) > before {
+						groups++
+					}
+				}
+				slices.SortFunc(keys, func(a, b key) int { return strings.Compare(a.id, b.id) })
+				for k := 1; k < len(keys); k++ {
+					if keys[k].id == keys[k-1].id {
+						if a, b := find(keys[k].obs), find(keys[k-1].obs); a != b {
+							parent[a] = b
+							groups--
+						}
+					}
+				}
+				if groups > 1 {
+					counts[w][0]++
+					continue
+				}
+				first := uint32(identity.NoPerson)
+				for _, i := range obs {
+					switch p := person[i]; {
+					case p == uint32(identity.NoPerson):
+					case first == uint32(identity.NoPerson):
+						first = p
+					case p != first:
+						counts[w][1]++
+						first = uint32(identity.NoPerson) - 1 // counted
+					}
+					if first == uint32(identity.NoPerson)-1 {
+						break
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range counts {
+		unlinked += c[0]
+		splitLinked += c[1]
+	}
+	return unlinked, splitLinked
 }
 
 // scorePartition scores the persons observations resolved to against the

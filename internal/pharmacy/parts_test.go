@@ -149,3 +149,39 @@ func TestTopCounts(t *testing.T) {
 	assert.Equal(t, []string{"b", "a", "c"}, topCounts(map[string]int{"a": 2, "b": 5, "c": 2}))
 	assert.Empty(t, topCounts(nil))
 }
+
+func TestUnlinkable(t *testing.T) {
+	id := func(kind, value string) identity.Identifier { return identity.Identifier{Kind: kind, Value: value} }
+	obs := func(ids ...identity.Identifier) identity.Observation { return identity.Observation{Identifiers: ids} }
+	f := &feed{
+		obs: []identity.Observation{
+			// Member 0: one phone in two formats links both observations.
+			obs(id("member_card", "1"), id("phone", "13900000001")),
+			obs(id("phone", "+86 139-0000-0001")),
+			// Member 1: a Taobao account and a card nothing links.
+			obs(id("taobao_id", "t1")),
+			obs(id("member_card", "2")),
+			// Member 2: only the store's phone (unusable) links them; a
+			// junk-only observation carries no evidence at all.
+			obs(id("member_card", "3"), id("phone", "17000000001")),
+			obs(id("phone", "17000000001"), id("jd_id", "j1")),
+			obs(id("phone", "null")),
+			// Member 3: seen once.
+			obs(id("member_card", "4")),
+		},
+		truth: []uint32{0, 0, 1, 1, 2, 2, 2, 3},
+	}
+	unusable := []uint8{0, 0, 0, 0, 1 << 1, 1 << 0, 1 << 0, 0}
+	none := uint32(identity.NoPerson)
+	// Member 0 was split although its phone links it; members 1 and 2
+	// were split as their evidence leaves no choice.
+	person := []uint32{10, 15, 11, 12, 13, 14, none, 16}
+	for _, workers := range []int{1, 3} {
+		unlinked, splitLinked := unlinkable(f, person, unusable, 4, workers)
+		assert.Equal(t, 2, unlinked, "workers %d", workers)
+		assert.Equal(t, 1, splitLinked, "workers %d", workers)
+	}
+	person[1] = 10 // member 0 resolved as one person
+	_, splitLinked := unlinkable(f, person, unusable, 4, 2)
+	assert.Zero(t, splitLinked)
+}

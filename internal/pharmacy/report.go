@@ -174,8 +174,11 @@ func (r *Report) WriteText(w io.Writer) error {
 			o.StorePhonesHeld, o.StorePhones, o.KiosksHeld, o.Kiosks)
 		s := o.Score
 		p.f("  vs true members    precision %.4f, recall %.4f (pairs of observations)\n", s.Precision, s.Recall)
-		p.f("                     %s persons over-merged (%s members, at most %d in one); %s members split into %s extra persons\n",
-			thousands(s.OverMerged), thousands(s.OverMergedMembers), s.Largest, thousands(s.UnderMerged), thousands(s.ExtraPersons))
+		p.f("                     %s persons over-merged (%s members, at most %d in one)\n",
+			thousands(s.OverMerged), thousands(s.OverMergedMembers), s.Largest)
+		p.f("                     %s members split into %s extra persons: %s members' own identifiers do not link all their accounts,\n",
+			thousands(s.UnderMerged), thousands(s.ExtraPersons), thousands(s.Unlinkable))
+		p.f("                     and %s were split although they do\n", thousands(s.SplitLinkable))
 	}
 
 	k := r.Orders
