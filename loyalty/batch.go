@@ -192,7 +192,7 @@ func (w *batchWorker) apply(ctx context.Context, ops []Op, i int) {
 		} else {
 			mu := &l.locks[h.member%lockStripes]
 			mu.Lock()
-			r, err = l.applyLocked(ctx, op)
+			r, err = l.applyLocked(ctx, op, h, w.sc)
 			mu.Unlock()
 		}
 		if err == nil {

@@ -72,7 +72,7 @@ func randomEntry(rng *rand.Rand) Entry {
 // the current one is the smaller for the entries ledgers write.
 func TestEntryLayouts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for range 5000 {
+	for range 2000 {
 		e := randomEntry(rng)
 		var w3, w2 wbuf
 		e.encode(&w3)

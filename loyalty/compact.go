@@ -106,7 +106,11 @@ func (s *state) raiseFloor(f day) {
 	for i < len(a.Growth) && a.Growth[i].Day < f {
 		i++
 	}
-	a.Growth = a.Growth[i:]
+	if i > 0 {
+		// Shift down rather than reslice, so the slice keeps its room
+		// for the days still to come.
+		a.Growth = a.Growth[:copy(a.Growth, a.Growth[i:])]
+	}
 }
 
 // refundable checks that an order or redemption placed at placed may

@@ -23,12 +23,13 @@ import (
 // operations so the fast path allocates little.
 type scratch struct {
 	s, peer          state
-	saved, savedPeer account // the accounts before an operation that may fail late
-	w                wbuf    // digest input and the encoded transaction record
-	entries          []Entry // reused when no receipt is wanted
-	events           []Event
+	saved, savedPeer account  // the accounts before an operation that may fail late
+	w                wbuf     // digest input and the encoded transaction record
+	entries          []Entry  // the operation's entries (a receipt gets a copy)
+	events           []Event  // the operation's events, when no receipt is wanted
 	order            orderDoc // a new order's document
 	out              outcome  // what the last operation came to
+	key              []byte   // the document key the operation names
 }
 
 // outcome is what an operation that did not fail came to.
@@ -228,8 +229,12 @@ func (l *Ledger) applyMemReserved(ctx context.Context, op Op, oh opHead, h uint6
 	}
 	s := &sc.s
 	if err == nil {
-		*s = state{p: l.p, a: a, tx: tx, at: oh.at, docKey: op.docKey(), orderBuf: &sc.order}
-		err = l.loadDocMem(s, ma, a)
+		// The operation's document key is built in the scratch buffer,
+		// not as a string: s.docKey is set only by operations that write
+		// a document under another key (redemptions, spends).
+		*s = state{p: l.p, a: a, tx: tx, at: oh.at, orderBuf: &sc.order}
+		sc.key = appendDocKey(sc.key[:0], op)
+		err = l.loadDocMem(s, ma, a, sc.key)
 	}
 	if err != nil {
 		t.release(h, tx)
@@ -277,7 +282,11 @@ func (l *Ledger) applyMemReserved(ctx context.Context, op Op, oh opHead, h uint6
 	sc.appendEntries(ma, log, s.entries)
 	if s.docOut != nil {
 		sc.w.b = s.docOut.appendTo(sc.w.b[:0])
-		ma.putDoc(ms.seed, log, s.docKey, sc.w.b)
+		if s.docKey != "" {
+			putDoc(ma, ms.seed, log, s.docKey, sc.w.b)
+		} else {
+			putDoc(ma, ms.seed, log, sc.key, sc.w.b)
+		}
 	}
 	sc.w.b = rec.appendTo(sc.w.b[:0])
 	t.settle(h, tx, sc.w.b)
@@ -288,20 +297,20 @@ func (l *Ledger) applyMemReserved(ctx context.Context, op Op, oh opHead, h uint6
 	return r, nil
 }
 
-// loadDocMem finds the document s.docKey names: the member's own, or one
-// of a member merged into it.
-func (l *Ledger) loadDocMem(s *state, ma *memAccount, a *account) error {
-	if s.docKey == "" {
+// loadDocMem finds the document key names: the member's own, or one of a
+// member merged into it.
+func (l *Ledger) loadDocMem(s *state, ma *memAccount, a *account, key []byte) error {
+	if len(key) == 0 {
 		return nil
 	}
 	var raw []byte
 	if ma != nil {
-		raw = ma.doc(l.mem.seed, l.mem.stripe(a.Member).log.cs, s.docKey)
+		raw = memDoc(ma, l.mem.seed, l.mem.stripe(a.Member).log.cs, key)
 	}
 	if raw != nil {
-		d, err := decodeDoc(s.docKey, raw)
+		d, err := decodeDoc(key, raw)
 		if err != nil {
-			return fmt.Errorf("member %d document %q: %w", a.Member, s.docKey, err)
+			return fmt.Errorf("member %d document %q: %w", a.Member, key, err)
 		}
 		s.doc = d
 		return nil
@@ -314,13 +323,13 @@ func (l *Ledger) loadDocMem(s *state, ma *memAccount, a *account) error {
 		if xa == nil {
 			continue
 		}
-		raw := xa.doc(l.mem.seed, l.mem.stripe(x.Member).log.unlocked(), s.docKey)
+		raw := memDoc(xa, l.mem.seed, l.mem.stripe(x.Member).log.unlocked(), key)
 		if raw == nil {
 			continue
 		}
-		d, err := decodeDoc(s.docKey, raw)
+		d, err := decodeDoc(key, raw)
 		if err != nil {
-			return fmt.Errorf("member %d document %q: %w", x.Member, s.docKey, err)
+			return fmt.Errorf("member %d document %q: %w", x.Member, key, err)
 		}
 		s.doc, s.docFrom, s.docMoved = shiftDoc(d, x), x.Member, true
 		return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"strings"
 	"sync"
 	"time"
 )
@@ -35,8 +34,15 @@ const lockStripes = 4096
 // serialised (each takes the member's lock from reading the account to
 // the durable commit; a Merge takes both members'), operations on
 // different members run in parallel, and a durable store batches their
-// commits. Reads (Balance, Entries, Receipt) take no lock and see the
-// last committed state. Only one Ledger may write to a Store at a time.
+// commits. Reads (Balance, Entries, Receipt) see the last committed state
+// and never wait for a commit to reach the disk (on a MemStore, whose
+// commits are in memory, they take the member's lock stripe for a
+// moment). Only one Ledger may write to a Store at a time.
+//
+// On a MemStore, the Ledger keeps accounts decoded in the store and
+// changes them in place under the store's lock stripe of the member
+// (members m with equal m % 256 share one), copying an account first only
+// for an operation that may fail after it began to change it.
 type Ledger struct {
 	p     *Program
 	store Store
@@ -80,23 +86,21 @@ func (l *Ledger) Apply(ctx context.Context, op Op) (*Receipt, error) {
 		r   *Receipt
 		err error
 	)
+	sc := scratchPool.Get().(*scratch)
 	switch mg, isMerge := op.(Merge); {
+	case l.mem != nil && isMerge:
+		r, err = l.applyMergeMem(ctx, mg, sc, true)
 	case l.mem != nil:
-		sc := scratchPool.Get().(*scratch)
-		if isMerge {
-			r, err = l.applyMergeMem(ctx, mg, sc, true)
-		} else {
-			r, err = l.applyMem(ctx, op, h, sc, true)
-		}
-		scratchPool.Put(sc)
+		r, err = l.applyMem(ctx, op, h, sc, true)
 	case isMerge:
 		r, err = l.applyMerge(ctx, mg)
 	default:
 		mu := &l.locks[h.member%lockStripes]
 		mu.Lock()
-		r, err = l.applyLocked(ctx, op)
+		r, err = l.applyLocked(ctx, op, h, sc)
 		mu.Unlock()
 	}
+	scratchPool.Put(sc)
 	if err == nil && !r.Replayed && l.opts.Notifier != nil {
 		for _, e := range r.Events {
 			l.opts.Notifier.Notify(e)
@@ -171,10 +175,10 @@ func (l *Ledger) finish(s *state, kind OpKind, firstSeq uint64, dg [16]byte, wan
 		Count: uint64(len(s.entries)), Events: s.events, After: after}, true
 }
 
-func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
-	h := op.head()
+// applyLocked applies op, whose head is h, holding its member's lock.
+func (l *Ledger) applyLocked(ctx context.Context, op Op, h opHead, sc *scratch) (*Receipt, error) {
 	tx, m := h.tx, h.member
-	dg := digest(op)
+	dg := sc.digest(op, h)
 	ld, err := l.store.Load(ctx, m, tx, op.docKey())
 	if err != nil {
 		return nil, fmt.Errorf("load member %d: %w", m, err)
@@ -191,7 +195,9 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
 	if err := l.admit(op, a, h.at); err != nil {
 		return nil, err
 	}
-	s := &state{p: l.p, a: a, tx: tx, at: h.at, docKey: op.docKey()}
+	s := &sc.s
+	*s = state{p: l.p, a: a, tx: tx, at: h.at, docKey: op.docKey(), orderBuf: &sc.order, entries: sc.entries[:0]}
+	defer func() { sc.entries = s.entries[:0] }()
 	switch {
 	case ld.Doc != nil:
 		if s.doc, err = decodeDoc(s.docKey, ld.Doc); err != nil {
@@ -244,13 +250,13 @@ func encodeEntries(es []Entry) [][]byte {
 	return out
 }
 
-func decodeDoc(key string, b []byte) (any, error) {
-	switch {
-	case strings.HasPrefix(key, "o:"):
+func decodeDoc[K docKey](key K, b []byte) (any, error) {
+	switch string(key[:min(len(key), 2)]) {
+	case "o:":
 		return decodeOrderDoc(b)
-	case strings.HasPrefix(key, "r:"):
+	case "r:":
 		return decodeRedeemDoc(b)
-	case strings.HasPrefix(key, "s:"):
+	case "s:":
 		return decodeSpendDoc(b)
 	}
 	return nil, fmt.Errorf("unknown document key %q: %w", key, errCorrupt)

@@ -62,7 +62,8 @@ type memAccount struct {
 	state []byte
 	eoff  []uint32 // position in the stripe's log of entry i
 	// dix indexes the member's documents by open addressing: each slot
-	// is the key's hash tag<<32 | the record's position+1, 0 if empty.
+	// is the top 32 bits of the key's hash (which also place it)<<32 |
+	// the record's position+1, or 0 if empty.
 	dix   []uint64
 	ndocs int
 }
@@ -163,7 +164,7 @@ func (l *chunkLog) add(v []byte) uint32 {
 
 // addKeyed appends a keyed record: uvarint len(key), key, uvarint
 // len(v), v.
-func (l *chunkLog) addKeyed(key string, v []byte) uint32 {
+func addKeyed[K ~string | ~[]byte](l *chunkLog, key K, v []byte) uint32 {
 	var hk, hv [binary.MaxVarintLen64]byte
 	nk := binary.PutUvarint(hk[:], uint64(len(key)))
 	nv := binary.PutUvarint(hv[:], uint64(len(v)))
@@ -257,7 +258,7 @@ func (t *txShard) record(h uint64, tx string) ([]byte, bool) {
 // caller reserved. The caller holds t.mu and has checked that the log
 // is not full.
 func (t *txShard) add(h uint64, tx string, rec []byte) {
-	pos := t.log.addKeyed(tx, rec)
+	pos := addKeyed(&t.log, tx, rec)
 	if v, ok := t.over[tx]; ok && v == txPending {
 		t.over[tx] = pos // reserved there
 		return
@@ -292,7 +293,7 @@ func (s *MemStore) Load(ctx context.Context, member uint32, tx, doc string) (Loa
 	if ma := s.member(member); ma != nil {
 		l.Account = ma.stateBytes()
 		if doc != "" && l.Account != nil {
-			l.Doc = ma.doc(s.seed, st.log.cs, doc)
+			l.Doc = memDoc(ma, s.seed, st.log.cs, doc)
 		}
 	}
 	return l, nil
@@ -379,7 +380,7 @@ func (s *MemStore) CommitMulti(ctx context.Context, cs []*Commit) error {
 			ma.eoff = append(ma.eoff, log.add(e))
 		}
 		if c.DocKey != "" {
-			ma.putDoc(s.seed, log, c.DocKey, c.Doc)
+			putDoc(ma, s.seed, log, c.DocKey, c.Doc)
 		}
 	}
 	return nil
@@ -406,52 +407,65 @@ func (s *MemStore) lockMembers(members ...uint32) func() {
 	}
 }
 
-// doc returns document key, or nil.
-func (ma *memAccount) doc(seed maphash.Seed, cs chunks, key string) []byte {
-	if i, ok := ma.docSlot(maphash.String(seed, key), cs, key); ok {
+// docKey is a document key as a string or as bytes.
+type docKey interface{ ~string | ~[]byte }
+
+func hashKey[K docKey](seed maphash.Seed, key K) uint64 {
+	switch k := any(key).(type) {
+	case string:
+		return maphash.String(seed, k)
+	case []byte:
+		return maphash.Bytes(seed, k)
+	}
+	return maphash.String(seed, string(key))
+}
+
+// memDoc returns ma's document key, or nil.
+func memDoc[K docKey](ma *memAccount, seed maphash.Seed, cs chunks, key K) []byte {
+	if i, ok := docSlot(ma, hashKey(seed, key), cs, key); ok {
 		_, d := cs.keyed(uint32(ma.dix[i]) - 1)
 		return d
 	}
 	return nil
 }
 
-// docSlot finds key's slot in dix: its position and true, or the empty
-// slot where it would go and false.
-func (ma *memAccount) docSlot(h uint64, cs chunks, key string) (int, bool) {
+// docSlot finds key's slot in ma.dix: its position and true, or the
+// empty slot where it would go and false.
+func docSlot[K docKey](ma *memAccount, h uint64, cs chunks, key K) (int, bool) {
 	if len(ma.dix) == 0 {
 		return -1, false
 	}
 	mask := uint64(len(ma.dix) - 1)
 	tag := h >> 32
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := tag & mask; ; i = (i + 1) & mask {
 		v := ma.dix[i]
 		if v == 0 {
 			return int(i), false
 		}
 		if v>>32 == tag {
-			if k, _ := cs.keyed(uint32(v) - 1); string(k) == key {
+			if k, _ := cs.keyed(uint32(v) - 1); string(k) == string(key) {
 				return int(i), true
 			}
 		}
 	}
 }
 
-// putDoc appends a document (a new one, or a new version of one).
-func (ma *memAccount) putDoc(seed maphash.Seed, log *chunkLog, key string, doc []byte) {
-	pos := log.addKeyed(key, doc)
-	h := maphash.String(seed, key)
-	i, found := ma.docSlot(h, log.cs, key)
+// putDoc appends a document of ma (a new one, or a new version of one).
+func putDoc[K docKey](ma *memAccount, seed maphash.Seed, log *chunkLog, key K, doc []byte) {
+	pos := addKeyed(log, key, doc)
+	h := hashKey(seed, key)
+	i, found := docSlot(ma, h, log.cs, key)
 	if !found {
 		if (ma.ndocs+1)*4 > len(ma.dix)*3 {
-			ma.growDocs(seed, log.cs)
-			i, _ = ma.docSlot(h, log.cs, key)
+			ma.growDocs()
+			i, _ = docSlot(ma, h, log.cs, key)
 		}
 		ma.ndocs++
 	}
 	ma.dix[i] = h>>32<<32 | (uint64(pos) + 1)
 }
 
-func (ma *memAccount) growDocs(seed maphash.Seed, cs chunks) {
+func (ma *memAccount) growDocs() {
 	old := ma.dix
 	ma.dix = make([]uint64, max(8, 2*len(old)))
 	mask := uint64(len(ma.dix) - 1)
@@ -459,8 +473,8 @@ func (ma *memAccount) growDocs(seed maphash.Seed, cs chunks) {
 		if v == 0 {
 			continue
 		}
-		k, _ := cs.keyed(uint32(v) - 1)
-		i := maphash.Bytes(seed, k) & mask
+		// A slot's place comes from its tag, so the keys need not be read.
+		i := v >> 32 & mask
 		for ma.dix[i] != 0 {
 			i = (i + 1) & mask
 		}
@@ -468,8 +482,11 @@ func (ma *memAccount) growDocs(seed maphash.Seed, cs chunks) {
 	}
 }
 
-// Tx implements Store.
+// Tx implements Store; after Close it finds nothing.
 func (s *MemStore) Tx(ctx context.Context, tx string) ([]byte, error) {
+	if s.closed.Load() {
+		return nil, nil
+	}
 	return s.txRecord(tx), nil
 }
 

@@ -460,6 +460,24 @@ func (o Spend) docKey() string       { return "" }
 func (o RefundSpend) docKey() string { return spendKey(o.Spend) }
 func (o Withdraw) docKey() string    { return "" }
 
+// appendDocKey appends op's docKey to b, without making a string.
+func appendDocKey(b []byte, op Op) []byte {
+	var prefix, id string
+	switch o := op.(type) {
+	case Order:
+		prefix, id = "o:", o.OrderID
+	case Refund:
+		prefix, id = "o:", o.OrderID
+	case Reverse:
+		prefix, id = "r:", o.Of
+	case RefundSpend:
+		prefix, id = "s:", o.Spend
+	default:
+		return b
+	}
+	return append(append(b, prefix...), id...)
+}
+
 func encodeLines(w *wbuf, ls []Line) {
 	w.uint(uint64(len(ls)))
 	for _, l := range ls {
