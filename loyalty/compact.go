@@ -82,12 +82,14 @@ func (s *state) compact() {
 	a := s.a
 	n := 0
 	for i := range a.Lots {
-		if s.p.keepLot(&a.Lots[i], a.Clock) {
-			if i != n {
-				a.Lots[n] = a.Lots[i]
-			}
-			n++
+		if !s.p.keepLot(&a.Lots[i], a.Clock) {
+			a.dropStrs(&a.Lots[i])
+			continue
 		}
+		if i != n {
+			a.Lots[n] = a.Lots[i]
+		}
+		n++
 	}
 	clear(a.Lots[n:])
 	a.Lots = a.Lots[:n]

@@ -180,3 +180,28 @@ func TestAddDaysAgainstAddDate(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowStartMemo: remembered window starts are those computed
+// afresh, for both kinds of window, days in any order.
+func TestWindowStartMemo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, g := range []GrowthRules{{Months: 12}, {Months: 1}, {Window: WindowCalendarYear}} {
+		c := baseConfig()
+		c.Growth = g
+		p, err := NewProgram(c)
+		require.NoError(t, err)
+		for range 5000 {
+			d := day(rng.IntN(40000) - 5000)
+			q, err := NewProgram(c)
+			require.NoError(t, err)
+			if got, want := p.windowStart(d), q.windowStart(d); got != want {
+				t.Fatalf("%+v: windowStart(%d) = %d, want %d", g, d, got, want)
+			}
+		}
+		assert.Equal(t, civil(1970, 1, 1), func() day {
+			q, _ := NewProgram(Config{Growth: GrowthRules{Window: WindowCalendarYear}})
+			q.windowStart(0)
+			return q.windowStart(0)
+		}())
+	}
+}

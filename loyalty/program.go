@@ -275,6 +275,7 @@ type Program struct {
 	maxRate   float64      // no line's rate exceeds it (see earnsBelowMax)
 	expiry    atomic.Pointer[expiryMemo]
 	zone      atomic.Pointer[zoneSpan] // the last zone span used (see zoneAt)
+	windows   [8]atomic.Uint64         // recent windowStart answers, by day (see windowStart)
 }
 
 type campaign struct {
@@ -787,14 +788,25 @@ func (d day) date() (int, time.Month, int) {
 }
 
 // windowStart returns the first day counted in the growth window that ends
-// with (and includes) last.
+// with (and includes) last. Operations ask it for the same few days over
+// and over, so the last answer is remembered.
 func (p *Program) windowStart(last day) day {
-	y, m, d := last.date()
-	if p.window == WindowCalendarYear {
-		return civil(y, 1, 1)
+	slot := &p.windows[uint32(last)%uint32(len(p.windows))]
+	if v := slot.Load(); v != 0 && day(v>>32) == last {
+		return day(int32(uint32(v)))
 	}
-	y, m, d = addMonths(y, m, d, -p.growthMon)
-	return civil(y, m, d) + 1
+	y, m, d := last.date()
+	var first day
+	if p.window == WindowCalendarYear {
+		first = civil(y, 1, 1)
+	} else {
+		y, m, d = addMonths(y, m, d, -p.growthMon)
+		first = civil(y, m, d) + 1
+	}
+	// A slot holds last<<32 | first, 0 when empty (which also leaves
+	// 1970-01-01 of a calendar-year window uncached).
+	slot.Store(uint64(uint32(last))<<32 | uint64(uint32(first)))
+	return first
 }
 
 // tierFor returns the index of the highest tier growth g reaches.

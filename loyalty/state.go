@@ -85,17 +85,17 @@ func (a *account) addStrBytes(b []byte) strRef {
 	return r
 }
 
+// dropStrs notes that the strings of a dropped lot are dead.
+func (a *account) dropStrs(l *lot) { a.deadStrs += int(l.Tx.n + l.Ref.n) }
+
 // packStrs drops the blob's bytes that no lot refers to any more, once
 // they are most of it. Lots keep their strings in ID order, as they were
 // added, so live bytes move down in place.
 func (a *account) packStrs() {
-	live := 0
-	for i := range a.Lots {
-		live += int(a.Lots[i].Tx.n + a.Lots[i].Ref.n)
-	}
-	if len(a.strs) <= 2*live+256 {
+	if a.deadStrs <= len(a.strs)/2+128 {
 		return
 	}
+	a.deadStrs = 0
 	n := uint32(0)
 	move := func(r *strRef) {
 		copy(a.strs[n:], a.strs[r.off:r.off+r.n])
@@ -178,8 +178,10 @@ type account struct {
 	Closed     bool
 	MergedInto uint32
 	Absorbed   []absorbed // in merge order, each followed by those it had absorbed
-	// strs holds the lots' strings (see lot).
-	strs []byte
+	// strs holds the lots' strings (see lot); deadStrs of its bytes
+	// belong to lots no longer held.
+	strs     []byte
+	deadStrs int
 }
 
 // lotIndex returns the position of lot id in a.Lots, or −1 if the
