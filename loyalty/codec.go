@@ -46,7 +46,7 @@ func (w *wbuf) instant(i instant) {
 		return
 	}
 	w.byte(1)
-	w.int(int64(i))
+	w.int(i.nanos())
 }
 
 func boolByte(v bool) byte {
@@ -162,7 +162,7 @@ func (r *rbuf) instant() instant {
 	case 0:
 		return noInstant
 	case 1:
-		return instant(r.int())
+		return instant(uint64(r.int()) ^ 1<<63)
 	}
 	r.fail("bad time")
 	return noInstant

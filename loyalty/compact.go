@@ -66,9 +66,9 @@ func (p *Program) keepLot(l *lot, clock time.Time) bool {
 // the boundary than three days, the difference of the instants decides
 // without the calendar.
 func (p *Program) refundOpen(t instant, clock time.Time, c instant) bool {
-	const slack = instant(3 * 24 * time.Hour)
-	span := instant(p.refund) * instant(24*time.Hour)
-	switch d := c - t; {
+	const slack = int64(3 * 24 * time.Hour)
+	span := int64(p.refund) * int64(24*time.Hour)
+	switch d := c.nanos() - t.nanos(); {
 	case d < span-slack:
 		return true
 	case d > span+slack:

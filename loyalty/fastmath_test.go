@@ -205,3 +205,27 @@ func TestWindowStartMemo(t *testing.T) {
 		}())
 	}
 }
+
+// TestInstants: an instant's zero value is the zero time, before every
+// other; instants order as their times do and survive the records.
+func TestInstants(t *testing.T) {
+	var zero instant
+	assert.True(t, zero.IsZero())
+	assert.True(t, zero.Time().IsZero())
+	times := []time.Time{sh("1900-01-01"), time.Unix(0, -1), time.Unix(0, 0), time.Unix(0, 1), sh("2025-03-01 10:00:00.123456789"), sh("2199-12-31")}
+	for i, a := range times {
+		assert.Less(t, zero, instantOf(a))
+		assert.True(t, instantOf(a).Time().Equal(a), "%s", a)
+		for _, b := range times[i+1:] {
+			assert.Less(t, instantOf(a), instantOf(b), "%s < %s", a, b)
+		}
+	}
+	// A lot nobody spent from keeps a zero LastUsed through its record.
+	l := newTestLedger(t, baseConfig())
+	mustApply(t, l, order("a", 1, sh("2025-03-01"), "A", line("otc", 1000)))
+	a := accountOf(t, l, 1)
+	require.Len(t, a.Lots, 1)
+	assert.True(t, a.Lots[0].LastUsed.IsZero())
+	mustApply(t, l, Redeem{Tx: "r", Member: 1, At: sh("2025-03-02"), Points: 3})
+	assert.True(t, accountOf(t, l, 1).Lots[0].LastUsed.Time().Equal(sh("2025-03-02")))
+}

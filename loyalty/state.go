@@ -2,7 +2,6 @@ package loyalty
 
 import (
 	"cmp"
-	"math"
 	"math/bits"
 	"slices"
 	"time"
@@ -42,26 +41,30 @@ type lot struct {
 
 func (l *lot) expiredAt(now instant) bool { return l.ExpiresAt != noInstant && l.ExpiresAt <= now }
 
-// instant is a time as nanoseconds since the Unix epoch, as records store
-// it; noInstant is the zero time.Time, which it orders before every
-// other instant, as time.Time does.
-type instant int64
+// instant is a time as nanoseconds since the Unix epoch, with the sign
+// bit flipped so that the zero value is the zero time.Time and order is
+// kept: the zero time comes before every other instant, as with
+// time.Time, and a lot field left unset reads as the zero time.
+type instant uint64
 
-const noInstant = instant(math.MinInt64)
+const noInstant instant = 0
 
 func instantOf(t time.Time) instant {
 	if t.IsZero() {
 		return noInstant
 	}
-	return instant(t.UnixNano())
+	return instant(uint64(t.UnixNano()) ^ 1<<63)
 }
+
+// nanos returns the instant as nanoseconds since the Unix epoch.
+func (i instant) nanos() int64 { return int64(uint64(i) ^ 1<<63) }
 
 // Time returns the instant in UTC, as a decoded record has it.
 func (i instant) Time() time.Time {
 	if i == noInstant {
 		return time.Time{}
 	}
-	return time.Unix(0, int64(i)).UTC()
+	return time.Unix(0, i.nanos()).UTC()
 }
 
 func (i instant) IsZero() bool { return i == noInstant }
