@@ -56,8 +56,9 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // Failed and the others carry on; the batch stops early only when ctx is
 // cancelled, returning what was done and ctx's error.
 //
-// Receipts are built only for Options.Done; the Notifier gets every
-// recorded operation's events, as with Apply.
+// Receipts are built only for BatchOptions.Done. The Notifier gets
+// every recorded operation's events, as with Apply, from the workers:
+// one member's in order, different members' concurrently.
 //
 // If two operations on different members share a transaction ID, which
 // of them is recorded (and which is refused as a conflict or returned as
