@@ -293,3 +293,27 @@ func TestDocKeyBytes(t *testing.T) {
 		assert.Equal(t, opHead{op.Kind(), op.TxID(), op.MemberID(), op.Time()}, h, "%s", op.Kind())
 	}
 }
+
+// TestMonotonicTimes: operation times that carry a monotonic clock
+// reading (from time.Now) give the same results on both paths, though
+// the fast path keeps accounts decoded between operations.
+func TestMonotonicTimes(t *testing.T) {
+	c := baseConfig()
+	c.Earning.PendingDays = 1
+	c.Expiry = ExpiryPolicy{Months: 1}
+	p, err := NewProgram(c)
+	require.NoError(t, err)
+	now := time.Now()
+	require.NotEqual(t, now.String(), now.Round(0).String(), "time.Now carries a monotonic reading")
+	ops := []Op{
+		order("a", 1, now, "A", line("otc", 10000)),
+		Redeem{Tx: "r1", Member: 1, At: now.Add(time.Hour), Points: 10},
+		Redeem{Tx: "r2", Member: 1, At: now.AddDate(0, 0, 1), Points: 10},
+		Settle{Member: 1, At: now.AddDate(0, 0, 2)},
+		order("b", 1, now.AddDate(0, 0, 40), "B", line("otc", 5000)),
+	}
+	fast := NewLedger(p, NewMemStore(), nil)
+	slow := NewLedger(p, byteStore{NewMemStore()}, nil)
+	assert.Equal(t, applyAll(t, slow, ops), applyAll(t, fast, ops))
+	sameLedgers(t, slow, fast, 2, now.AddDate(0, 2, 0))
+}

@@ -232,7 +232,10 @@ func (l *Ledger) applyMemReserved(ctx context.Context, op Op, oh opHead, h uint6
 		// The operation's document key is built in the scratch buffer,
 		// not as a string: s.docKey is set only by operations that write
 		// a document under another key (redemptions, spends).
-		*s = state{p: l.p, a: a, tx: tx, at: oh.at, orderBuf: &sc.order}
+		// Accounts kept decoded must hold times as records do: without a
+		// monotonic clock reading, which would make comparisons with later
+		// operations' times use it.
+		*s = state{p: l.p, a: a, tx: tx, at: oh.at.Round(0), orderBuf: &sc.order}
 		sc.key = appendDocKey(sc.key[:0], op)
 		err = l.loadDocMem(s, ma, a, sc.key)
 	}
@@ -401,8 +404,9 @@ func (l *Ledger) mergeMemReserved(o Merge, tx string, h uint64, t *txShard, dg [
 	}
 	a, b := accts[0], accts[1]
 	s, peer := &sc.s, &sc.peer
-	*s = state{p: l.p, a: a, tx: tx, at: o.At}
-	*peer = state{p: l.p, a: b, tx: tx, at: o.At}
+	at := o.At.Round(0) // as in applyMemReserved
+	*s = state{p: l.p, a: a, tx: tx, at: at}
+	*peer = state{p: l.p, a: b, tx: tx, at: at}
 	s.peer = peer
 	saved := [2]*account{&sc.saved, &sc.savedPeer}
 	for k := range accts {
