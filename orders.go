@@ -180,7 +180,9 @@ func (e *Engine) resolveOne(o *Order) (identity.PersonID, *identity.Result, erro
 	if p, ok, err := e.lookupAll(o.Identifiers); err != nil || ok {
 		return p, nil, err
 	}
+	e.idMu.RLock()
 	res, err := e.ids.Observe(e.orderObservation(o))
+	e.idMu.RUnlock()
 	e.noteIssued(res.Person)
 	if err != nil {
 		return identity.NoPerson, nil, fmt.Errorf("identifiers: %w", err)
@@ -530,7 +532,9 @@ func (e *Engine) recordChunk(ctx context.Context, chunk []Order, base int, st *B
 	}
 	if len(obs) > 0 {
 		results := make([]identity.Result, len(obs))
+		e.idMu.RLock()
 		err := e.ids.ObserveBatch(obs, results)
+		e.idMu.RUnlock()
 		var be *identity.BatchError
 		if err != nil && !errors.As(err, &be) {
 			return fmt.Errorf("observe order identifiers: %w", err)
