@@ -28,11 +28,11 @@ func (e *enc) raw(b []byte) {
 		_, e.err = e.w.Write(b)
 	}
 }
-func (e *enc) u(v uint64)      { e.raw(e.buf[:binary.PutUvarint(e.buf[:], v)]) }
-func (e *enc) i(v int64)       { e.raw(e.buf[:binary.PutVarint(e.buf[:], v)]) }
-func (e *enc) f(v float64)     { e.u(math.Float64bits(v)) }
-func (e *enc) s(v string)      { e.u(uint64(len(v))); e.raw([]byte(v)) }
-func (e *enc) bytes(v []byte)  { e.u(uint64(len(v))); e.raw(v) }
+func (e *enc) u(v uint64)     { e.raw(e.buf[:binary.PutUvarint(e.buf[:], v)]) }
+func (e *enc) i(v int64)      { e.raw(e.buf[:binary.PutVarint(e.buf[:], v)]) }
+func (e *enc) f(v float64)    { e.u(math.Float64bits(v)) }
+func (e *enc) s(v string)     { e.u(uint64(len(v))); e.raw([]byte(v)) }
+func (e *enc) bytes(v []byte) { e.u(uint64(len(v))); e.raw(v) }
 func (e *enc) time(t time.Time) {
 	if t.IsZero() {
 		e.u(0)

@@ -89,15 +89,15 @@ type state struct {
 	cats     map[string]uint32 // line-item category → rfm category ID
 	catNames []string
 
-	asOf  time.Time          // the last refresh's; zero before the first
-	model *rfm.Model         // fitted at the last refresh, or nil
-	means *rfm.RepurchaseMeans // repurchase means at the last refresh, or nil
+	asOf  time.Time                  // the last refresh's; zero before the first
+	model *rfm.Model                 // fitted at the last refresh, or nil
+	means *rfm.RepurchaseMeans       // repurchase means at the last refresh, or nil
 	seen  map[string]*roaring.Bitmap // saved segments' members when last compared
-	catOf map[uint32]int     // rfm category ID → index in Config.Categories
-	tierN map[string]int     // loyalty tier names, for validation
-	recs  []*tags.Record     // scratch records, one per worker
-	_     [0]func()          // not comparable
-	dirty map[uint32]dirtyAt // persons to re-derive at the end of a write
+	catOf map[uint32]int             // rfm category ID → index in Config.Categories
+	tierN map[string]int             // loyalty tier names, for validation
+	recs  []*tags.Record             // scratch records, one per worker
+	_     [0]func()                  // not comparable
+	dirty map[uint32]dirtyAt         // persons to re-derive at the end of a write
 }
 
 // dirtyAt is when a person's data changed.

@@ -2,12 +2,12 @@ package cdpkit
 
 import (
 	"context"
-	"slices"
 	"errors"
 	"fmt"
 	"iter"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 

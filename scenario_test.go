@@ -29,8 +29,12 @@ func mustLocation(name string) *time.Location {
 // day is 10:00 on a date of 2025 in Shanghai.
 func day(month time.Month, d int) time.Time { return time.Date(2025, month, d, 10, 0, 0, 0, shanghai) }
 
-func card(v string) identity.Identifier  { return identity.Identifier{Kind: identity.KindMemberCard, Value: v} }
-func phone(v string) identity.Identifier { return identity.Identifier{Kind: identity.KindPhone, Value: v} }
+func card(v string) identity.Identifier {
+	return identity.Identifier{Kind: identity.KindMemberCard, Value: v}
+}
+func phone(v string) identity.Identifier {
+	return identity.Identifier{Kind: identity.KindPhone, Value: v}
+}
 
 const testProgram = `{
 	"time_zone": "Asia/Shanghai",
