@@ -3,7 +3,6 @@ package loyalty
 import (
 	"cmp"
 	"fmt"
-	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -25,11 +24,23 @@ type state struct {
 
 	doc      any // the document the op loaded (*orderDoc, *redeemDoc, *spendDoc) or nil
 	docKey   string
-	docOut   []byte // the document to write, if any
-	docFrom  uint32 // the absorbed member whose document doc is (docMoved set)
+	docOut   docWriter // the document to write, if any
+	docFrom  uint32    // the absorbed member whose document doc is (docMoved set)
 	docMoved bool
 
 	peer *state // a Merge's other account: the member merged away
+
+	// orderBuf, when set, is the document a new order writes, reused
+	// between operations (the store copies what it keeps).
+	orderBuf *orderDoc
+}
+
+// newOrderDoc returns the document for a new order.
+func (s *state) newOrderDoc() *orderDoc {
+	if s.orderBuf != nil {
+		return s.orderBuf
+	}
+	return new(orderDoc)
 }
 
 func (s *state) add(e Entry) {
@@ -46,6 +57,9 @@ func (s *state) event(e Event) {
 	e.At = s.at
 	s.events = append(s.events, e)
 }
+
+// now is the operation's time as an instant.
+func (s *state) now() instant { return instantOf(s.at) }
 
 func (s *state) changed() bool { return len(s.entries) > 0 || s.dirty || s.docOut != nil }
 
@@ -71,16 +85,17 @@ func (s *state) lotOf(id uint32, ref string) (*lot, error) {
 // points go, any debt is paid from what is left, expiry notices are
 // raised and ended card periods settle their guarantee.
 func (s *state) settle() {
+	now := s.now()
 	for i := range s.a.Lots {
 		l := &s.a.Lots[i]
-		if l.Pending > 0 && !l.AvailableAt.After(s.at) {
+		if l.Pending > 0 && l.AvailableAt <= now {
 			n := l.Pending
 			l.Pending, l.Available = 0, l.Available+n
 			s.add(Entry{Kind: EntryMature, Lot: l.ID, Pending: -n, Points: n})
 		}
 	}
 	for i := range s.a.Lots {
-		if l := &s.a.Lots[i]; l.Available > 0 && l.expiredAt(s.at) {
+		if l := &s.a.Lots[i]; l.Available > 0 && l.expiredAt(now) {
 			s.expire(l, l.Available)
 		}
 	}
@@ -108,14 +123,15 @@ func (s *state) notices() {
 		if l.Notified || l.Available <= 0 || l.ExpiresAt.IsZero() {
 			continue
 		}
-		if s.at.Before(l.ExpiresAt.In(s.p.loc).AddDate(0, 0, -days)) {
+		exp := l.ExpiresAt.Time()
+		if s.at.Before(s.p.addDays(exp, -days)) {
 			continue
 		}
 		l.Notified = true
 		s.dirty = true
-		j := slices.IndexFunc(due, func(e Event) bool { return e.ExpiresAt.Equal(l.ExpiresAt) })
+		j := slices.IndexFunc(due, func(e Event) bool { return e.ExpiresAt.Equal(exp) })
 		if j < 0 {
-			due = append(due, Event{Kind: EventPointsExpiringSoon, ExpiresAt: l.ExpiresAt})
+			due = append(due, Event{Kind: EventPointsExpiringSoon, ExpiresAt: exp})
 			j = len(due) - 1
 		}
 		due[j].Points += l.Available
@@ -148,8 +164,9 @@ func (s *state) settleCards() {
 // are only appended until then).
 func (s *state) spendable() []int {
 	var is []int
+	now := s.now()
 	for i := range s.a.Lots {
-		if l := &s.a.Lots[i]; l.Available > 0 && !l.expiredAt(s.at) {
+		if l := &s.a.Lots[i]; l.Available > 0 && !l.expiredAt(now) {
 			is = append(is, i)
 		}
 	}
@@ -161,7 +178,7 @@ func (s *state) spendable() []int {
 		case bz && !az:
 			return -1
 		}
-		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
+		if c := cmp.Compare(a.ExpiresAt, b.ExpiresAt); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.ID, b.ID)
@@ -171,8 +188,9 @@ func (s *state) spendable() []int {
 
 func (s *state) available() int64 {
 	var n int64
+	now := s.now()
 	for i := range s.a.Lots {
-		if l := &s.a.Lots[i]; !l.expiredAt(s.at) {
+		if l := &s.a.Lots[i]; !l.expiredAt(now) {
 			n += l.Available
 		}
 	}
@@ -193,8 +211,8 @@ func (s *state) consume(n int64, kind EntryKind, ref string) ([]alloc, error) {
 		k := min(n, l.Available)
 		l.Available -= k
 		l.Spent += k
-		if s.at.After(l.LastUsed) {
-			l.LastUsed = s.at
+		if now := s.now(); now > l.LastUsed {
+			l.LastUsed = now
 		}
 		n -= k
 		as = append(as, alloc{Lot: l.ID, Points: k})
@@ -251,7 +269,7 @@ func (s *state) restore(as []alloc, n int64, ref string) error {
 		l.Spent -= k
 		l.Available += k
 		s.add(Entry{Kind: EntryRestore, Lot: l.ID, Points: k, Ref: ref})
-		if l.expiredAt(s.at) {
+		if l.expiredAt(s.now()) {
 			s.expire(l, k)
 		}
 	}
@@ -262,14 +280,15 @@ func (s *state) restore(as []alloc, n int64, ref string) error {
 // newLot creates a lot of n points earned now.
 func (s *state) newLot(n int64, kind EntryKind, ref string, pending bool) *lot {
 	s.a.LotsIssued++
+	now, exp := s.now(), s.p.ExpiresAt(s.at)
 	s.a.Lots = append(s.a.Lots, lot{
-		ID: s.a.LotsIssued, Tx: s.tx, Ref: ref, EarnedAt: s.at, AvailableAt: s.at,
-		ExpiresAt: s.p.ExpiresAt(s.at), Earned: n,
+		ID: s.a.LotsIssued, Tx: s.a.addStr(s.tx), Ref: s.a.addStr(ref), EarnedAt: now, AvailableAt: now,
+		ExpiresAt: instantOf(exp), Earned: n,
 	})
 	l := &s.a.Lots[len(s.a.Lots)-1]
-	e := Entry{Kind: kind, Lot: l.ID, Lifetime: n, Expires: l.ExpiresAt, Ref: ref}
+	e := Entry{Kind: kind, Lot: l.ID, Lifetime: n, Expires: exp, Ref: ref}
 	if pending {
-		l.AvailableAt = s.at.AddDate(0, 0, s.p.cfg.Earning.PendingDays)
+		l.AvailableAt = instantOf(s.at.AddDate(0, 0, s.p.cfg.Earning.PendingDays))
 		l.Pending, e.Pending = n, n
 	} else {
 		l.Available, e.Points = n, n
@@ -392,21 +411,10 @@ func (s *state) currentCard() int {
 	return cur
 }
 
-func (s *state) putDoc(b []byte) { s.docOut = b }
+func (s *state) putDoc(d docWriter) { s.docOut = d }
 
 func opErr(op Op, msg string, err error) error {
 	return &OpError{Tx: op.TxID(), Member: op.MemberID(), Op: op.Kind(), Msg: msg, Err: err}
-}
-
-// rateString and parseRate keep an exact rate in an order document.
-func rateString(r *big.Rat) string { return r.RatString() }
-
-func parseRate(s string) *big.Rat {
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		return nil
-	}
-	return r
 }
 
 // earnedOn computes the points of an order's unrefunded lines: lines
@@ -417,7 +425,8 @@ func earnedOn(cats []catLine, ppy int64) int64 {
 		rate string
 		fen  int64
 	}
-	var gs []group
+	var buf [4]group
+	gs := buf[:0]
 	for _, c := range cats {
 		if c.Rate == "" {
 			continue
@@ -431,9 +440,7 @@ func earnedOn(cats []catLine, ppy int64) int64 {
 	}
 	var pts int64
 	for _, g := range gs {
-		if r := parseRate(g.rate); r != nil {
-			pts += pointsFor(g.fen, ppy, r)
-		}
+		pts += pointsAt(g.fen, ppy, g.rate)
 	}
 	return pts
 }
@@ -449,8 +456,9 @@ func eligibleOf(cats []catLine) (eligible, paid int64) {
 }
 
 // byCategory sums lines per category, in order of first appearance.
-func byCategory(ls []Line) []catLine {
-	var cs []catLine
+func byCategory(ls []Line) []catLine { return appendByCategory(nil, ls) }
+
+func appendByCategory(cs []catLine, ls []Line) []catLine {
 	for _, l := range ls {
 		j := slices.IndexFunc(cs, func(c catLine) bool { return c.Category == l.Category })
 		if j < 0 {
@@ -471,8 +479,9 @@ func (o Order) apply(s *state) error {
 		return opErr(o, msg, ErrDuplicateOrder)
 	}
 	s.settle()
-	doc := &orderDoc{OrderID: o.OrderID, Tx: o.Tx, At: o.At, Day: s.p.dayOf(o.At), PPY: s.p.cfg.Earning.PointsPerYuan,
-		GrowthPerYuan: s.p.cfg.Growth.PerYuan, PointsUsed: o.PointsUsed, Savings: o.Savings, Card: -1}
+	doc := s.newOrderDoc()
+	*doc = orderDoc{OrderID: o.OrderID, Tx: o.Tx, At: o.At, Day: s.p.dayOf(o.At), PPY: s.p.cfg.Earning.PointsPerYuan,
+		GrowthPerYuan: s.p.cfg.Growth.PerYuan, PointsUsed: o.PointsUsed, Savings: o.Savings, Card: -1, Cats: doc.Cats[:0]}
 	if o.PointsUsed > 0 {
 		as, err := s.consume(o.PointsUsed, EntryRedeem, o.OrderID)
 		if err != nil {
@@ -487,11 +496,11 @@ func (o Order) apply(s *state) error {
 		cardMul = s.p.cards[s.a.Cards[card].Product].PointsMultiplier
 	}
 	tier := s.tierIndex()
-	doc.Cats = byCategory(o.Lines)
+	doc.Cats = appendByCategory(doc.Cats, o.Lines)
 	for i := range doc.Cats {
 		c := &doc.Cats[i]
 		if !s.p.excluded[c.Category] {
-			c.Rate = rateString(s.p.lineRate(tier, o.Channel, cardMul, c.Category, o.At))
+			c.Rate = s.p.lineRateString(tier, o.Channel, cardMul, c.Category, o.At)
 		}
 	}
 	doc.Earned = earnedOn(doc.Cats, doc.PPY)
@@ -517,7 +526,7 @@ func (o Order) apply(s *state) error {
 		s.a.Cards[card].Savings += o.Savings
 		s.add(Entry{Kind: EntrySavings, Card: int32(card), Amount: o.Savings, Ref: o.OrderID})
 	}
-	s.putDoc(doc.encode())
+	s.putDoc(doc)
 	return nil
 }
 
@@ -604,7 +613,7 @@ func (o Refund) apply(s *state) error {
 			}
 		}
 	}
-	s.putDoc(doc.encode())
+	s.putDoc(doc)
 	return nil
 }
 
@@ -623,7 +632,7 @@ func (o Redeem) apply(s *state) error {
 		return opErr(o, "points", err)
 	}
 	s.docKey = redeemKey(o.Tx)
-	s.putDoc((&redeemDoc{Tx: o.Tx, Points: o.Points, Allocs: as, At: o.At}).encode())
+	s.putDoc(&redeemDoc{Tx: o.Tx, Points: o.Points, Allocs: as, At: o.At})
 	return nil
 }
 
@@ -643,7 +652,7 @@ func (o Reverse) apply(s *state) error {
 		return err
 	}
 	doc.Reversed = true
-	s.putDoc(doc.encode())
+	s.putDoc(doc)
 	return nil
 }
 
@@ -731,7 +740,7 @@ func (o CancelCard) apply(s *state) error {
 		refund := c.Fee // a renewal not yet started
 		if !c.Start.After(s.at) {
 			refund = 0
-			if cool := s.p.cards[c.Product].CoolingOffDays; s.at.Before(c.Start.In(s.p.loc).AddDate(0, 0, cool)) {
+			if cool := s.p.cards[c.Product].CoolingOffDays; s.at.Before(s.p.addDays(c.Start, cool)) {
 				refund = max(0, c.Fee-c.Savings)
 			}
 		}
@@ -775,7 +784,7 @@ func (o Spend) apply(s *state) error {
 	s.a.Bonus -= b
 	s.add(Entry{Kind: EntrySpend, Principal: -p, Bonus: -b, Ref: o.OrderID})
 	s.docKey = spendKey(o.Tx)
-	s.putDoc((&spendDoc{Tx: o.Tx, Amount: o.Amount, Principal: p, Bonus: b}).encode())
+	s.putDoc(&spendDoc{Tx: o.Tx, Amount: o.Amount, Principal: p, Bonus: b})
 	return nil
 }
 
@@ -797,7 +806,7 @@ func (o RefundSpend) apply(s *state) error {
 	s.a.Principal += p
 	s.a.Bonus += b
 	s.add(Entry{Kind: EntrySpendRefund, Principal: p, Bonus: b, Ref: o.Spend})
-	s.putDoc(doc.encode())
+	s.putDoc(doc)
 	return nil
 }
 

@@ -39,6 +39,16 @@ func (w *wbuf) time(t time.Time) {
 	w.int(t.UnixNano())
 }
 
+// instant writes what time writes for i.Time().
+func (w *wbuf) instant(i instant) {
+	if i == noInstant {
+		w.byte(0)
+		return
+	}
+	w.byte(1)
+	w.int(i.nanos())
+}
+
 func boolByte(v bool) byte {
 	if v {
 		return 1
@@ -135,6 +145,29 @@ func (r *rbuf) str() string {
 	return s
 }
 
+// bytes reads what str or raw wrote, without copying.
+func (r *rbuf) bytes() []byte {
+	n := r.length()
+	if r.err != nil {
+		return nil
+	}
+	p := r.b[:n:n]
+	r.b = r.b[n:]
+	return p
+}
+
+// instant reads what time wrote, as an instant.
+func (r *rbuf) instant() instant {
+	switch r.byte() {
+	case 0:
+		return noInstant
+	case 1:
+		return instant(uint64(r.int()) ^ 1<<63)
+	}
+	r.fail("bad time")
+	return noInstant
+}
+
 func (r *rbuf) raw() []byte {
 	n := r.length()
 	if r.err != nil {
@@ -185,6 +218,7 @@ const (
 	tagAccount2 byte = 0xA2
 	tagEntry    byte = 0xE1
 	tagEntryX   byte = 0xE2 // an entry with the fields merges added
+	tagEntry3   byte = 0xE3 // an entry of the fields that are not zero
 	tagTx       byte = 0x71
 	tagOrderDoc byte = 0xD1
 	tagRedeem   byte = 0xD2

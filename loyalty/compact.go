@@ -27,7 +27,7 @@ import (
 // refundCloses is when the refund window of an order or redemption placed
 // at t closes.
 func (p *Program) refundCloses(t time.Time) time.Time {
-	return t.In(p.loc).AddDate(0, 0, p.refund)
+	return p.addDays(t, p.refund)
 }
 
 // refundClosed reports whether the refund window of something placed at
@@ -39,7 +39,7 @@ func (p *Program) refundClosed(t, clock time.Time) bool {
 // earliest is the earliest time an operation on an account whose clock
 // reads clock may carry.
 func (p *Program) earliest(clock time.Time) time.Time {
-	return clock.In(p.loc).AddDate(0, 0, -p.late)
+	return p.addDays(clock, -p.late)
 }
 
 // growthFloor is the first growth day an account whose clock reads clock
@@ -47,26 +47,53 @@ func (p *Program) earliest(clock time.Time) time.Time {
 func (p *Program) growthFloor(clock time.Time) day {
 	// Evaluate looks at the window ending the day before its time, hence
 	// the −1; a refund of an order puts growth back on the order's day.
-	return min(p.windowStart(p.dayOf(p.earliest(clock))-1), p.dayOf(clock.In(p.loc).AddDate(0, 0, -p.refund))-1)
+	return min(p.windowStart(p.dayOf(p.earliest(clock))-1), p.dayOf(p.addDays(clock, -p.refund))-1)
 }
 
 // keepLot reports whether an account whose clock reads clock must hold l.
 func (p *Program) keepLot(l *lot, clock time.Time) bool {
-	return l.Pending != 0 || l.Available != 0 || !p.refundClosed(l.EarnedAt, clock) ||
-		!l.LastUsed.IsZero() && !p.refundClosed(l.LastUsed, clock)
+	if l.Pending != 0 || l.Available != 0 {
+		return true
+	}
+	c := instantOf(clock)
+	return p.refundOpen(l.EarnedAt, clock, c) || !l.LastUsed.IsZero() && p.refundOpen(l.LastUsed, clock, c)
+}
+
+// refundOpen is !refundClosed(t, clock) for an instant t (c is clock's).
+// The window closes RefundDays days on at the same wall-clock time, which
+// is RefundDays × 24 hours give or take the zone's offset changes in
+// between (at most a day, even where a zone skipped one): further from
+// the boundary than three days, the difference of the instants decides
+// without the calendar.
+func (p *Program) refundOpen(t instant, clock time.Time, c instant) bool {
+	const slack = int64(3 * 24 * time.Hour)
+	span := int64(p.refund) * int64(24*time.Hour)
+	switch d := c.nanos() - t.nanos(); {
+	case d < span-slack:
+		return true
+	case d > span+slack:
+		return false
+	}
+	return !p.refundClosed(t.Time(), clock)
 }
 
 // compact drops from s.a what no accepted operation can reach any more.
 func (s *state) compact() {
 	a := s.a
-	kept := a.Lots[:0]
+	n := 0
 	for i := range a.Lots {
-		if s.p.keepLot(&a.Lots[i], a.Clock) {
-			kept = append(kept, a.Lots[i])
+		if !s.p.keepLot(&a.Lots[i], a.Clock) {
+			a.dropStrs(&a.Lots[i])
+			continue
 		}
+		if i != n {
+			a.Lots[n] = a.Lots[i]
+		}
+		n++
 	}
-	clear(a.Lots[len(kept):])
-	a.Lots = kept
+	clear(a.Lots[n:])
+	a.Lots = a.Lots[:n]
+	a.packStrs()
 	s.raiseFloor(s.p.growthFloor(a.Clock))
 }
 
@@ -81,7 +108,11 @@ func (s *state) raiseFloor(f day) {
 	for i < len(a.Growth) && a.Growth[i].Day < f {
 		i++
 	}
-	a.Growth = a.Growth[i:]
+	if i > 0 {
+		// Shift down rather than reslice, so the slice keeps its room
+		// for the days still to come.
+		a.Growth = a.Growth[:copy(a.Growth, a.Growth[i:])]
+	}
 }
 
 // refundable checks that an order or redemption placed at placed may
@@ -105,11 +136,14 @@ func (s *state) refundable(what string, placed time.Time) error {
 
 // checkLate refuses an operation dated more than LateDays before the
 // account's clock.
-func checkLate(p *Program, a *account, op Op) error {
+func checkLate(p *Program, a *account, op Op) error { return checkLateAt(p, a, op, op.Time()) }
+
+// checkLateAt is checkLate for op dated at.
+func checkLateAt(p *Program, a *account, op Op, at time.Time) error {
 	if a.Clock.IsZero() {
 		return nil
 	}
-	if first := p.earliest(a.Clock); op.Time().Before(first) {
+	if first := p.earliest(a.Clock); at.Before(first) {
 		return opErr(op, "at", &WindowError{Member: a.Member, What: fmt.Sprintf("%s %q", op.Kind(), op.TxID()),
 			At: op.Time().In(p.loc), Limit: first, Err: ErrTooLate})
 	}

@@ -139,12 +139,12 @@ func TestAuditCatchesCompactionTampering(t *testing.T) {
 	mustApply(t, l, order("b", 1, sh("2025-01-11"), "b", line("otc", 10000)))
 	requireAudit(t, l)
 	edit := func(f func(a *account)) []string {
-		orig := s.accounts[1].state
-		defer func() { s.accounts[1].state = orig }()
+		orig := s.rawAccount(1)
+		defer s.setRawAccount(1, orig)
 		a, err := decodeAccount(orig)
 		require.NoError(t, err)
 		f(a)
-		s.accounts[1].state = a.encode()
+		s.setRawAccount(1, a.encode())
 		rep, err := l.Audit(context.Background())
 		require.NoError(t, err)
 		return rep.Problems

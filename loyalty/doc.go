@@ -8,8 +8,8 @@
 // Adjust, Settle, Evaluate, BuyCard, RenewCard, CancelCard, TopUp, Spend,
 // RefundSpend, Withdraw and Merge, all implementing Op — to members'
 // accounts kept in a Store, and returns a Receipt: the append-only Entries
-// the operation wrote, the Events it raised and the Totals after it.
-// Balance reads a member's position at any as-of time; Audit recomputes
+// the operation wrote, the Events it raised and the Totals after it;
+// ApplyBatch applies a slice of them, for replays. Balance reads a member's position at any as-of time; Audit recomputes
 // every balance from the entries and compares.
 //
 // Points live in lots, one per order (or positive adjustment), each with
@@ -52,17 +52,27 @@
 //
 // A Program is immutable and a Ledger is safe for concurrent use:
 // operations on one member are serialised from reading the account to the
-// durable commit (a Merge holds both members), operations on different
-// members run in parallel, and
-// the durable store (package loyalty/boltstore, on bbolt) batches
-// concurrent commits into one synced transaction, so each call returns
-// once its entries are on disk while throughput grows with concurrency.
-// NewMemStore keeps everything in memory for tests and one-off replays.
-// An operation reads and rewrites its member's whole account, so its CPU
-// cost grows with what the account holds: the lots with points left or
-// within the refund window, the purchase days of one growth window plus
-// LateDays, and the card periods — a few microseconds for a typical
-// member, and flat however long their history (BenchmarkApplyWithHistory).
+// commit (a Merge holds both members) and operations on different members
+// run in parallel. The durable store (package loyalty/boltstore, on
+// bbolt) batches concurrent commits into one synced transaction, so each
+// call returns once its entries are on disk while throughput grows with
+// concurrency. There an operation decodes its member's account, changes
+// it and writes it back whole, so its CPU cost grows with what the
+// account holds — the lots with points left or within the refund window,
+// the purchase days of one growth window plus LateDays, and the card
+// periods — and stays flat however long the member's history
+// (BenchmarkApplyWithHistory).
+//
+// NewMemStore keeps everything in memory, for tests and for replays. A
+// Ledger on a MemStore keeps each account decoded between operations and
+// changes it in place, and the store appends entries, documents and
+// transaction records to chunked logs in their encoded form: an operation
+// decodes and re-encodes nothing but its own records, allocates little
+// beyond its Receipt, and leaves about half a kilobyte per order in
+// memory (BenchmarkReplay). ApplyBatch replays a slice of operations
+// with members spread over all cores and builds no receipts, which makes
+// it the cheapest way to load history.
+//
 // An operation on a survivor that names an order, redemption or spend it
 // does not hold reads one record per member merged into it.
 //
@@ -76,6 +86,12 @@
 // shows growth value only from the days the account still holds. Events
 // reach the Notifier after the commit; a crash in between loses the call
 // but not the events, which the replayed Receipt carries again.
+//
+// A MemStore keeps every entry, document and transaction record for
+// good, as a durable store does: a replay's memory grows with the number
+// of operations, not of members. In an ApplyBatch, as between concurrent
+// Apply calls, which of two operations on different members sharing a
+// transaction ID is recorded depends on timing.
 //
 // Merges are final: an identity split does not move points back. If a
 // survivor and a loser recorded the same order ID, a refund of it through

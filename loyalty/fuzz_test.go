@@ -38,18 +38,7 @@ func recordsOf(t testing.TB) [][]byte {
 	} {
 		mustApply(t, l, op)
 	}
-	var out [][]byte
-	for _, tx := range s.txs {
-		out = append(out, tx)
-	}
-	for _, a := range s.accounts {
-		out = append(out, a.state)
-		out = append(out, a.entries...)
-		for _, d := range a.docs {
-			out = append(out, d)
-		}
-	}
-	return out
+	return s.allRecords()
 }
 
 // FuzzDecodeRecords feeds arbitrary bytes to every record decoder: none

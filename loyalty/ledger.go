@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"strings"
 	"sync"
 	"time"
 )
@@ -35,11 +34,19 @@ const lockStripes = 4096
 // serialised (each takes the member's lock from reading the account to
 // the durable commit; a Merge takes both members'), operations on
 // different members run in parallel, and a durable store batches their
-// commits. Reads (Balance, Entries, Receipt) take no lock and see the
-// last committed state. Only one Ledger may write to a Store at a time.
+// commits. Reads (Balance, Entries, Receipt) see the last committed state
+// and never wait for a commit to reach the disk (on a MemStore, whose
+// commits are in memory, they take the member's lock stripe for a
+// moment). Only one Ledger may write to a Store at a time.
+//
+// On a MemStore, the Ledger keeps accounts decoded in the store and
+// changes them in place under the store's lock stripe of the member
+// (members m with equal m % 256 share one), copying an account first only
+// for an operation that may fail after it began to change it.
 type Ledger struct {
 	p     *Program
 	store Store
+	mem   *MemStore // store, when it is one: the fast path
 	opts  Options
 	locks [lockStripes]sync.Mutex
 }
@@ -47,6 +54,7 @@ type Ledger struct {
 // NewLedger returns a ledger applying p to the accounts in s.
 func NewLedger(p *Program, s Store, o *Options) *Ledger {
 	l := &Ledger{p: p, store: s}
+	l.mem, _ = s.(*MemStore)
 	if o != nil {
 		l.opts = *o
 	}
@@ -67,7 +75,8 @@ func (l *Ledger) Program() *Program { return l.p }
 // survivor, one outside the programme's history window with a
 // *WindowError.
 func (l *Ledger) Apply(ctx context.Context, op Op) (*Receipt, error) {
-	if err := validate(op, l.p); err != nil {
+	h := op.head()
+	if err := validateHead(op, h, l.p); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -77,14 +86,21 @@ func (l *Ledger) Apply(ctx context.Context, op Op) (*Receipt, error) {
 		r   *Receipt
 		err error
 	)
-	if mg, ok := op.(Merge); ok {
+	sc := scratchPool.Get().(*scratch)
+	switch mg, isMerge := op.(Merge); {
+	case l.mem != nil && isMerge:
+		r, err = l.applyMergeMem(ctx, mg, sc, true)
+	case l.mem != nil:
+		r, err = l.applyMem(ctx, op, h, sc, true)
+	case isMerge:
 		r, err = l.applyMerge(ctx, mg)
-	} else {
-		mu := &l.locks[op.MemberID()%lockStripes]
+	default:
+		mu := &l.locks[h.member%lockStripes]
 		mu.Lock()
-		r, err = l.applyLocked(ctx, op)
+		r, err = l.applyLocked(ctx, op, h, sc)
 		mu.Unlock()
 	}
+	scratchPool.Put(sc)
 	if err == nil && !r.Replayed && l.opts.Notifier != nil {
 		for _, e := range r.Events {
 			l.opts.Notifier.Notify(e)
@@ -93,9 +109,76 @@ func (l *Ledger) Apply(ctx context.Context, op Op) (*Receipt, error) {
 	return r, err
 }
 
-func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
-	tx, m := op.TxID(), op.MemberID()
-	dg := digest(op)
+// admit checks that op may apply to a at all: the account is open and op
+// is not dated too far back.
+func (l *Ledger) admit(op Op, a *account, at time.Time) error {
+	if a.Closed {
+		return opErr(op, "member", &MergedError{Member: a.Member, Into: a.MergedInto})
+	}
+	return checkLateAt(l.p, a, op, at)
+}
+
+// receiptOf allocates the receipt of s's operation with a copy of its
+// entries, in one allocation when they are few (s builds its entries in a
+// buffer that is reused).
+func receiptOf(s *state) *Receipt {
+	var r *Receipt
+	var es []Entry
+	switch n := len(s.entries); {
+	case n == 0:
+		r = new(Receipt)
+	case n <= 2:
+		b := new(struct {
+			r  Receipt
+			es [2]Entry
+		})
+		r, es = &b.r, b.es[:n]
+	case n <= 4:
+		b := new(struct {
+			r  Receipt
+			es [4]Entry
+		})
+		r, es = &b.r, b.es[:n]
+	default:
+		r, es = new(Receipt), make([]Entry, n)
+	}
+	copy(es, s.entries)
+	r.Entries = es
+	return r
+}
+
+// finish completes an operation that op.apply performed on s: it makes
+// the receipt (if want) and, if the operation changed anything, moves the
+// account's clock, compacts it, counts its version and returns the
+// transaction's record.
+func (l *Ledger) finish(s *state, kind OpKind, firstSeq uint64, dg [16]byte, want bool) (r *Receipt, rec txRecord, changed bool) {
+	a, at := s.a, s.at
+	after := totals(l.p, a, at)
+	if want {
+		r = receiptOf(s)
+		r.Tx, r.Member, r.Op, r.At, r.Events, r.After = s.tx, a.Member, kind, at, s.events, after
+	}
+	if !s.changed() {
+		return r, txRecord{}, false
+	}
+	if at.After(a.Clock) {
+		a.Clock = at
+	}
+	if !l.opts.NoCompaction {
+		s.compact()
+	}
+	a.Version++
+	if r != nil {
+		r.Version = a.Version
+	}
+	return r, txRecord{Digest: dg, Member: a.Member, Op: kind, At: at, Version: a.Version, FirstSeq: firstSeq,
+		Count: uint64(len(s.entries)), Events: s.events, After: after}, true
+}
+
+// applyLocked applies op, whose head is h, holding its member's lock.
+func (l *Ledger) applyLocked(ctx context.Context, op Op, h opHead, sc *scratch) (*Receipt, error) {
+	tx, m := h.tx, h.member
+	dg := sc.digest(op, h)
 	ld, err := l.store.Load(ctx, m, tx, op.docKey())
 	if err != nil {
 		return nil, fmt.Errorf("load member %d: %w", m, err)
@@ -109,13 +192,12 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
 			return nil, fmt.Errorf("member %d: %w", m, err)
 		}
 	}
-	if a.Closed {
-		return nil, opErr(op, "member", &MergedError{Member: m, Into: a.MergedInto})
-	}
-	if err := checkLate(l.p, a, op); err != nil {
+	if err := l.admit(op, a, h.at); err != nil {
 		return nil, err
 	}
-	s := &state{p: l.p, a: a, tx: tx, at: op.Time(), docKey: op.docKey()}
+	s := &sc.s
+	*s = state{p: l.p, a: a, tx: tx, at: h.at, docKey: op.docKey(), orderBuf: &sc.order, entries: sc.entries[:0]}
+	defer func() { sc.entries = s.entries[:0] }()
 	switch {
 	case ld.Doc != nil:
 		if s.doc, err = decodeDoc(s.docKey, ld.Doc); err != nil {
@@ -131,25 +213,14 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
 	if err := op.apply(s); err != nil {
 		return nil, err
 	}
-	r := &Receipt{Tx: tx, Member: m, Op: op.Kind(), At: op.Time(), Entries: s.entries, Events: s.events,
-		After: totals(l.p, a, op.Time())}
-	if !s.changed() {
+	r, rec, changed := l.finish(s, h.kind, firstSeq, dg, true)
+	if !changed {
 		l.localize(r)
 		return r, nil
 	}
-	if op.Time().After(a.Clock) {
-		a.Clock = op.Time()
-	}
-	if !l.opts.NoCompaction {
-		s.compact()
-	}
-	a.Version++
-	r.Version = a.Version
-	rec := txRecord{Digest: dg, Member: m, Op: op.Kind(), At: op.Time(), Version: a.Version, FirstSeq: firstSeq,
-		Count: uint64(len(s.entries)), Events: s.events, After: r.After}
 	c := &Commit{Member: m, Tx: tx, TxRecord: rec.encode(), Account: a.encode(), FirstSeq: firstSeq}
 	if s.docOut != nil {
-		c.DocKey, c.Doc = s.docKey, s.docOut
+		c.DocKey, c.Doc = s.docKey, encodeDoc(s.docOut)
 	}
 	c.Entries = encodeEntries(s.entries)
 	if err := l.store.Commit(ctx, c); err != nil {
@@ -167,24 +238,25 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op) (*Receipt, error) {
 	return r, nil
 }
 
+// encodeEntries encodes es, all in one allocation.
 func encodeEntries(es []Entry) [][]byte {
 	out := make([][]byte, len(es))
-	var w wbuf
+	w := wbuf{b: make([]byte, 0, 64*len(es))}
 	for i := range es {
-		w.b = make([]byte, 0, 48)
+		start := len(w.b)
 		es[i].encode(&w)
-		out[i] = w.b
+		out[i] = w.b[start:len(w.b):len(w.b)]
 	}
 	return out
 }
 
-func decodeDoc(key string, b []byte) (any, error) {
-	switch {
-	case strings.HasPrefix(key, "o:"):
+func decodeDoc[K docKey](key K, b []byte) (any, error) {
+	switch string(key[:min(len(key), 2)]) {
+	case "o:":
 		return decodeOrderDoc(b)
-	case strings.HasPrefix(key, "r:"):
+	case "r:":
 		return decodeRedeemDoc(b)
-	case strings.HasPrefix(key, "s:"):
+	case "s:":
 		return decodeSpendDoc(b)
 	}
 	return nil, fmt.Errorf("unknown document key %q: %w", key, errCorrupt)
@@ -260,10 +332,15 @@ func (l *Ledger) localize(r *Receipt) {
 		}
 	}
 	for i := range r.Events {
-		e := &r.Events[i]
-		in(&e.At)
-		in(&e.ExpiresAt)
-		in(&e.PeriodEnd)
+		localizeEvent(&r.Events[i], l.p.loc)
+	}
+}
+
+func localizeEvent(e *Event, loc *time.Location) {
+	for _, t := range [...]*time.Time{&e.At, &e.ExpiresAt, &e.PeriodEnd} {
+		if !t.IsZero() {
+			*t = t.In(loc)
+		}
 	}
 }
 
@@ -326,6 +403,16 @@ type Card struct {
 // Balance returns member's balances as of asOf. A member with no account
 // has zero balances in the base tier.
 func (l *Ledger) Balance(ctx context.Context, member uint32, asOf time.Time) (Balance, error) {
+	if l.mem != nil {
+		if l.mem.closed.Load() {
+			return Balance{}, ErrClosed
+		}
+		a, err := l.mem.accountCopy(member)
+		if err != nil {
+			return Balance{}, err
+		}
+		return l.balanceOf(a, asOf), nil
+	}
 	ld, err := l.store.Load(ctx, member, "", "")
 	if err != nil {
 		return Balance{}, err
@@ -353,10 +440,10 @@ func (l *Ledger) balanceOf(a *account, asOf time.Time) Balance {
 		if lt.ExpiresAt.IsZero() {
 			continue
 		}
-		if n := len(b.Expiring); n > 0 && b.Expiring[n-1].At.Equal(lt.ExpiresAt) {
+		if n := len(b.Expiring); n > 0 && b.Expiring[n-1].At.Equal(lt.ExpiresAt.Time()) {
 			b.Expiring[n-1].Points += lt.Available
 		} else {
-			b.Expiring = append(b.Expiring, Expiring{At: lt.ExpiresAt.In(l.p.loc), Points: lt.Available})
+			b.Expiring = append(b.Expiring, Expiring{At: lt.ExpiresAt.Time().In(l.p.loc), Points: lt.Available})
 		}
 	}
 	for _, c := range s.a.Cards {

@@ -59,22 +59,22 @@ func TestAuditCatchesTampering(t *testing.T) {
 	}
 
 	l, s := setup()
-	a, err := decodeAccount(s.accounts[1].state)
+	a, err := decodeAccount(s.rawAccount(1))
 	require.NoError(t, err)
 	a.Lots[0].Available += 5
-	s.accounts[1].state = a.encode()
+	s.setRawAccount(1, a.encode())
 	assert.NotEmpty(t, problems(l), "balance edited without an entry")
 
 	l, s = setup()
-	s.accounts[1].entries = s.accounts[1].entries[:len(s.accounts[1].entries)-1]
+	s.dropLastEntry(1)
 	assert.NotEmpty(t, problems(l), "an operation's last entry lost")
 
 	l, s = setup()
-	delete(s.txs, "r")
+	s.removeTx("r")
 	assert.NotEmpty(t, problems(l), "entries without their transaction")
 
 	l, s = setup()
-	s.accounts[1].state = []byte{tagAccount, 0xff}
+	s.setRawAccount(1, []byte{tagAccount, 0xff})
 	assert.NotEmpty(t, problems(l), "corrupt account")
 }
 

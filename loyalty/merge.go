@@ -84,6 +84,7 @@ func (o Merge) MemberID() uint32 { return o.Member }
 // Time returns the business time.
 func (o Merge) Time() time.Time { return o.At }
 
+func (o Merge) head() opHead   { return opHead{OpMerge, o.Tx, o.Member, o.At} }
 func (o Merge) docKey() string { return "" }
 func (o Merge) encode(w *wbuf) { w.uint(uint64(o.From)) }
 func (o Merge) check(*Program) (string, string) {
@@ -128,10 +129,11 @@ func (o Merge) apply(s *state) error {
 		if !s.p.keepLot(&l, clock) {
 			continue
 		}
-		e := Entry{Lot: l.ID, Points: -l.Available, Pending: -l.Pending, Expires: l.ExpiresAt, Matures: l.AvailableAt,
+		e := Entry{Lot: l.ID, Points: -l.Available, Pending: -l.Pending, Expires: l.ExpiresAt.Time(), Matures: l.AvailableAt.Time(),
 			Earned: l.Earned, PeerLot: l.ID + off, Kind: EntryMergeOut, Ref: toRef}
 		from.add(e)
 		l.ID += off
+		l.Tx, l.Ref = a.addStrBytes(b.str(l.Tx)), a.addStrBytes(b.str(l.Ref))
 		a.Lots = append(a.Lots, l)
 		e.Kind, e.Lot, e.PeerLot, e.Points, e.Pending, e.Ref = EntryMergeIn, l.ID, l.ID-off, l.Available, l.Pending, fromRef
 		s.add(e)
@@ -200,21 +202,27 @@ func (l *Ledger) movedDoc(ctx context.Context, a *account, key string) (any, uin
 		if err != nil {
 			return nil, 0, fmt.Errorf("member %d document %q: %w", x.Member, key, err)
 		}
-		switch d := d.(type) {
-		case *orderDoc:
-			if d.Lot != 0 {
-				d.Lot += x.LotOffset
-			}
-			shiftAllocs(d.Allocs, x.LotOffset)
-			if d.Card >= 0 {
-				d.Card += int32(x.CardOffset)
-			}
-		case *redeemDoc:
-			shiftAllocs(d.Allocs, x.LotOffset)
-		}
-		return d, x.Member, nil
+		return shiftDoc(d, x), x.Member, nil
 	}
 	return nil, 0, nil
+}
+
+// shiftDoc moves a merged member's document into the survivor's lot and
+// card numbering.
+func shiftDoc(d any, x absorbed) any {
+	switch d := d.(type) {
+	case *orderDoc:
+		if d.Lot != 0 {
+			d.Lot += x.LotOffset
+		}
+		shiftAllocs(d.Allocs, x.LotOffset)
+		if d.Card >= 0 {
+			d.Card += int32(x.CardOffset)
+		}
+	case *redeemDoc:
+		shiftAllocs(d.Allocs, x.LotOffset)
+	}
+	return d
 }
 
 func shiftAllocs(as []alloc, off uint32) {

@@ -366,11 +366,11 @@ func TestAuditCatchesHalfAMerge(t *testing.T) {
 	l := NewLedger(p, s, nil)
 	mustApply(t, l, order("a", 1, sh("2025-03-01"), "A", line("otc", 10000)))
 	mustApply(t, l, order("b", 2, sh("2025-03-01"), "B", line("otc", 20000)))
-	before := *s.accounts[2]
+	before := s.saveMember(2)
 	mustApply(t, l, Merge{Tx: "m", Member: 1, From: 2, At: sh("2025-03-02")})
 	requireAudit(t, l)
 
-	s.accounts[2].state, s.accounts[2].entries = before.state, before.entries
+	s.restoreMember(2, before)
 	rep, err := l.Audit(context.Background())
 	require.NoError(t, err)
 	require.Len(t, rep.Problems, 1)

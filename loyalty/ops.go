@@ -63,6 +63,9 @@ type Op interface {
 	// Time is the operation's business time.
 	Time() time.Time
 
+	// head returns Kind, TxID, MemberID and Time at once: through the
+	// interface each of those copies the whole operation.
+	head() opHead
 	encode(w *wbuf) // canonical content, for the conflict digest
 	check(p *Program) (field, msg string)
 	docKey() string // the document the operation reads, if any
@@ -413,6 +416,29 @@ func (o RefundSpend) Time() time.Time { return o.At }
 // Time returns the business time.
 func (o Withdraw) Time() time.Time { return o.At }
 
+// opHead is what every operation has.
+type opHead struct {
+	kind   OpKind
+	tx     string
+	member uint32
+	at     time.Time
+}
+
+func (o Order) head() opHead       { return opHead{OpOrder, o.TxID(), o.Member, o.At} }
+func (o Refund) head() opHead      { return opHead{OpRefund, o.TxID(), o.Member, o.At} }
+func (o Redeem) head() opHead      { return opHead{OpRedeem, o.TxID(), o.Member, o.At} }
+func (o Reverse) head() opHead     { return opHead{OpReverse, o.TxID(), o.Member, o.At} }
+func (o Adjust) head() opHead      { return opHead{OpAdjust, o.TxID(), o.Member, o.At} }
+func (o Settle) head() opHead      { return opHead{OpSettle, o.TxID(), o.Member, o.At} }
+func (o Evaluate) head() opHead    { return opHead{OpEvaluate, o.TxID(), o.Member, o.At} }
+func (o BuyCard) head() opHead     { return opHead{OpBuyCard, o.TxID(), o.Member, o.At} }
+func (o RenewCard) head() opHead   { return opHead{OpRenewCard, o.TxID(), o.Member, o.At} }
+func (o CancelCard) head() opHead  { return opHead{OpCancelCard, o.TxID(), o.Member, o.At} }
+func (o TopUp) head() opHead       { return opHead{OpTopUp, o.TxID(), o.Member, o.At} }
+func (o Spend) head() opHead       { return opHead{OpSpend, o.TxID(), o.Member, o.At} }
+func (o RefundSpend) head() opHead { return opHead{OpRefundSpend, o.TxID(), o.Member, o.At} }
+func (o Withdraw) head() opHead    { return opHead{OpWithdraw, o.TxID(), o.Member, o.At} }
+
 // Document keys: orders by order ID, redemptions and spends by their own
 // transaction ID.
 func orderKey(id string) string  { return "o:" + id }
@@ -433,6 +459,24 @@ func (o TopUp) docKey() string       { return "" }
 func (o Spend) docKey() string       { return "" }
 func (o RefundSpend) docKey() string { return spendKey(o.Spend) }
 func (o Withdraw) docKey() string    { return "" }
+
+// appendDocKey appends op's docKey to b, without making a string.
+func appendDocKey(b []byte, op Op) []byte {
+	var prefix, id string
+	switch o := op.(type) {
+	case Order:
+		prefix, id = "o:", o.OrderID
+	case Refund:
+		prefix, id = "o:", o.OrderID
+	case Reverse:
+		prefix, id = "r:", o.Of
+	case RefundSpend:
+		prefix, id = "s:", o.Spend
+	default:
+		return b
+	}
+	return append(append(b, prefix...), id...)
+}
 
 func encodeLines(w *wbuf, ls []Line) {
 	w.uint(uint64(len(ls)))
@@ -473,15 +517,22 @@ func (o Withdraw) encode(w *wbuf)    { w.int(o.Amount) }
 // an instant, so the same moment written in two zones is the same.
 func digest(op Op) [16]byte {
 	w := wbuf{b: make([]byte, 0, 128)}
-	w.byte(byte(op.Kind()))
-	w.str(op.TxID())
-	w.uint(uint64(op.MemberID()))
-	w.time(op.Time())
-	op.encode(&w)
+	appendDigestInput(&w, op)
 	sum := sha256.Sum256(w.b)
 	var d [16]byte
 	copy(d[:], sum[:])
 	return d
+}
+
+// appendDigestInput writes what digest hashes.
+func appendDigestInput(w *wbuf, op Op) { appendDigestHead(w, op, op.head()) }
+
+func appendDigestHead(w *wbuf, op Op, h opHead) {
+	w.byte(byte(h.kind))
+	w.str(h.tx)
+	w.uint(uint64(h.member))
+	w.time(h.at)
+	op.encode(w)
 }
 
 // Bounds on operations: tx IDs and references are keys in the store, and
@@ -494,16 +545,18 @@ var (
 )
 
 // validate checks what every operation needs, then the op's own fields.
-func validate(op Op, p *Program) error {
+func validate(op Op, p *Program) error { return validateHead(op, op.head(), p) }
+
+func validateHead(op Op, h opHead, p *Program) error {
 	field, msg := "", ""
-	switch tx := op.TxID(); {
-	case tx == "":
+	switch {
+	case h.tx == "":
 		field, msg = "tx", "empty transaction ID"
-	case len(tx) > maxIDLen:
+	case len(h.tx) > maxIDLen:
 		field, msg = "tx", fmt.Sprintf("longer than %d bytes", maxIDLen)
-	case op.Time().IsZero():
+	case h.at.IsZero():
 		field, msg = "at", "missing time"
-	case op.Time().Before(minTime) || !op.Time().Before(maxTime):
+	case h.at.Before(minTime) || !h.at.Before(maxTime):
 		field, msg = "at", "outside 1900..2200"
 	default:
 		field, msg = op.check(p)
@@ -511,7 +564,7 @@ func validate(op Op, p *Program) error {
 	if msg == "" {
 		return nil
 	}
-	return &OpError{Tx: op.TxID(), Member: op.MemberID(), Op: op.Kind(), Msg: field + ": " + msg, Err: ErrInvalidOp}
+	return &OpError{Tx: h.tx, Member: h.member, Op: h.kind, Msg: field + ": " + msg, Err: ErrInvalidOp}
 }
 
 func checkID(field, v string) (string, string) {

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -268,6 +271,11 @@ type Program struct {
 	bonuses   []TopUpBonus // by Min descending
 	refund    int          // HistoryRules.RefundDays with the default applied
 	late      int          // HistoryRules.LateDays with the default applied
+	rates     sync.Map     // [2]uint64{num, den} → its string (see fracString)
+	maxRate   float64      // no line's rate exceeds it (see earnsBelowMax)
+	expiry    atomic.Pointer[expiryMemo]
+	zone      atomic.Pointer[zoneSpan] // the last zone span used (see zoneAt)
+	windows   [8]atomic.Uint64         // recent windowStart answers, by day (see windowStart)
 }
 
 type campaign struct {
@@ -475,7 +483,40 @@ func NewProgram(c Config) (*Program, error) {
 	if len(probs) > 0 {
 		return nil, &ProgramError{Problems: probs}
 	}
+	p.maxRate = p.rateBound()
 	return p, nil
+}
+
+// rateBound is the product of the largest multiplier of each kind that
+// may apply to a line (each at least 1×), so no line's rate exceeds it.
+func (p *Program) rateBound() float64 {
+	f := func(m Multiplier) float64 { return max(1, float64(m)/bp) }
+	var tier, channel, card float64 = 1, 1, 1
+	for _, t := range p.cfg.Tiers {
+		tier = max(tier, f(t.Multiplier.orOne()))
+	}
+	for _, m := range p.cfg.Earning.ChannelMultipliers {
+		channel = max(channel, f(m))
+	}
+	for _, c := range p.cards {
+		card = max(card, f(c.PointsMultiplier))
+	}
+	r := tier * channel * card
+	for _, c := range p.campaigns {
+		r *= f(c.Multiplier)
+	}
+	return r
+}
+
+// earnsBelowMax reports whether an order with these lines surely earns
+// less than maxPoints, whatever the member's tier, channel, card and
+// campaigns; half of it leaves room for float64 rounding.
+func (p *Program) earnsBelowMax(lines []Line) bool {
+	var paid float64
+	for _, l := range lines {
+		paid += float64(max(0, l.Paid))
+	}
+	return paid*float64(p.cfg.Earning.PointsPerYuan)/100*p.maxRate < maxPoints/2
 }
 
 func sign(v int64) int64 {
@@ -588,14 +629,31 @@ func (p *Program) ExpiresAt(t time.Time) time.Time {
 		return time.Time{}
 	}
 	l := t.In(p.loc)
-	y, mo, d := addMonths(l.Year(), l.Month(), l.Day(), m)
+	y, mo, d := l.Date()
+	// The expiry depends only on the day points are earned on, and a
+	// replay earns many lots a day: remember the last day's.
+	today := civil(y, mo, d)
+	if e := p.expiry.Load(); e != nil && e.day == today {
+		return e.at
+	}
+	y, mo, d = addMonths(y, mo, d, m)
+	var at time.Time
 	switch p.endOf {
 	case EndOfMonth:
-		return time.Date(y, mo+1, 1, 0, 0, 0, 0, p.loc)
+		at = time.Date(y, mo+1, 1, 0, 0, 0, 0, p.loc)
 	case EndOfYear:
-		return time.Date(y+1, 1, 1, 0, 0, 0, 0, p.loc)
+		at = time.Date(y+1, 1, 1, 0, 0, 0, 0, p.loc)
+	default:
+		at = time.Date(y, mo, d+1, 0, 0, 0, 0, p.loc)
 	}
-	return time.Date(y, mo, d+1, 0, 0, 0, 0, p.loc)
+	p.expiry.Store(&expiryMemo{day: today, at: at})
+	return at
+}
+
+// expiryMemo is the expiry of points earned on one day.
+type expiryMemo struct {
+	day day
+	at  time.Time
 }
 
 // addMonths moves a civil date n months, clamping the day to the target
@@ -611,13 +669,20 @@ func addMonths(y int, m time.Month, d, n int) (int, time.Month, int) {
 }
 
 func daysIn(y int, m time.Month) int {
-	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	if m == time.February {
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return int(30 + (0x15AA>>m)&1) // 31 days in months 1, 3, 5, 7, 8, 10, 12
 }
 
 // addMonthsTime is addMonths on an instant, keeping its wall clock in loc.
 func addMonthsTime(t time.Time, n int, loc *time.Location) time.Time {
 	l := t.In(loc)
-	y, m, d := addMonths(l.Year(), l.Month(), l.Day(), n)
+	y, m, d := l.Date()
+	y, m, d = addMonths(y, m, d, n)
 	return time.Date(y, m, d, l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), loc)
 }
 
@@ -625,27 +690,123 @@ func addMonthsTime(t time.Time, n int, loc *time.Location) time.Time {
 type day int32
 
 func (p *Program) dayOf(t time.Time) day {
-	y, m, d := t.In(p.loc).Date()
-	return civil(y, m, d)
+	// The local day starts at midnight local time: shift the instant by
+	// the zone's offset at that instant and count whole days.
+	sec := t.Unix()
+	return day(floorDiv(sec+int64(p.zoneAt(sec, t).offset), 86400))
 }
 
+// zoneSpan is a stretch of time over which the programme's zone keeps
+// one offset (and name): time.Time.ZoneBounds, in Unix seconds.
+type zoneSpan struct {
+	start, end int64 // [start, end)
+	offset     int
+}
+
+func (z *zoneSpan) has(sec int64) bool { return z != nil && z.start <= sec && sec < z.end }
+
+// zoneAt returns the span of the zone around t (sec is t.Unix()). The
+// last one found is remembered: most zones keep one offset for years, or
+// change it twice a year, and a replay moves forward in time.
+func (p *Program) zoneAt(sec int64, t time.Time) *zoneSpan {
+	if z := p.zone.Load(); z.has(sec) {
+		return z
+	}
+	lt := t.In(p.loc)
+	start, end := lt.ZoneBounds()
+	_, off := lt.Zone()
+	z := &zoneSpan{start: math.MinInt64, end: math.MaxInt64, offset: off}
+	if !start.IsZero() {
+		z.start = start.Unix()
+	}
+	if !end.IsZero() {
+		z.end = end.Unix()
+	}
+	p.zone.Store(z)
+	return z
+}
+
+// addDays is t.In(p.loc).AddDate(0, 0, n): the same wall-clock time n
+// days on in the programme's zone. Where the zone keeps one offset from t
+// to the result, that is exactly n × 24 hours on, without AddDate's
+// calendar arithmetic — unless the result's wall-clock time also exists
+// (or is skipped) in a neighbouring span, which only happens within a
+// day or so of the span's ends: there AddDate decides.
+func (p *Program) addDays(t time.Time, n int) time.Time {
+	const margin = 2 * 86400 // seconds; offsets never change by more than a day
+	u := t.Add(time.Duration(n) * 24 * time.Hour)
+	if z, usec := p.zoneAt(t.Unix(), t), u.Unix(); z.has(usec-margin) && z.has(usec+margin) {
+		return u.In(p.loc)
+	}
+	return t.In(p.loc).AddDate(0, 0, n)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// civil returns the day of a date of the proleptic Gregorian calendar;
+// d may run past the month's end (or below 1), as with time.Date. It is
+// Howard Hinnant's days_from_civil
+// (https://howardhinnant.github.io/date_algorithms.html), which avoids
+// the time package on the hot path.
 func civil(y int, m time.Month, d int) day {
-	return day(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+	yy := int64(y)
+	if m <= time.February {
+		yy--
+	}
+	era := floorDiv(yy, 400)
+	yoe := yy - era*400
+	mp := (int64(m) + 9) % 12 // March is 0
+	doy := (153*mp+2)/5 + int64(d) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return day(era*146097 + doe - 719468)
 }
 
+// date is civil's inverse (Hinnant's civil_from_days).
 func (d day) date() (int, time.Month, int) {
-	return time.Unix(int64(d)*86400, 0).UTC().Date()
+	z := int64(d) + 719468
+	era := floorDiv(z, 146097)
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	dd := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	y := yoe + era*400
+	if m <= 2 {
+		y++
+	}
+	return int(y), time.Month(m), int(dd)
 }
 
 // windowStart returns the first day counted in the growth window that ends
-// with (and includes) last.
+// with (and includes) last. Operations ask it for the same few days over
+// and over, so the last answer is remembered.
 func (p *Program) windowStart(last day) day {
-	y, m, d := last.date()
-	if p.window == WindowCalendarYear {
-		return civil(y, 1, 1)
+	slot := &p.windows[uint32(last)%uint32(len(p.windows))]
+	if v := slot.Load(); v != 0 && day(v>>32) == last {
+		return day(int32(uint32(v)))
 	}
-	y, m, d = addMonths(y, m, d, -p.growthMon)
-	return civil(y, m, d) + 1
+	y, m, d := last.date()
+	var first day
+	if p.window == WindowCalendarYear {
+		first = civil(y, 1, 1)
+	} else {
+		y, m, d = addMonths(y, m, d, -p.growthMon)
+		first = civil(y, m, d) + 1
+	}
+	// A slot holds last<<32 | first, 0 when empty (which also leaves
+	// 1970-01-01 of a calendar-year window uncached).
+	slot.Store(uint64(uint32(last))<<32 | uint64(uint32(first)))
+	return first
 }
 
 // tierFor returns the index of the highest tier growth g reaches.

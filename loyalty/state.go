@@ -10,29 +10,107 @@ import (
 // lot is a batch of points earned together: they mature, expire and are
 // spent together. Its counters always satisfy
 // Earned = Pending + Available + Spent + Expired + Reversed + ClawedOut.
+//
+// A lot holds no pointers (times are instants, its strings live in the
+// account's blob), so an account's lots are one block the garbage
+// collector never scans, half the size they would be with time.Time and
+// strings, and copied without write barriers.
 type lot struct {
-	ID          uint32
-	Tx          string // the transaction that created it
-	Ref         string // its order ID or adjustment reason
-	EarnedAt    time.Time
-	AvailableAt time.Time
-	ExpiresAt   time.Time // zero: never
-	Earned      int64
-	Pending     int64
-	Available   int64
-	Spent       int64 // net of restores
-	Expired     int64
-	Reversed    int64 // taken back from this lot because its order was refunded
-	ClawedOut   int64 // taken from this lot to cover another lot's reversal or debt
-	Clawed      int64 // of this lot's spent points, how many were recovered from other lots
-	Notified    bool  // expiry notice raised
+	ID       uint32
+	Notified bool   // expiry notice raised
+	Tx       strRef // the transaction that created it
+	Ref      strRef // its order ID or adjustment reason
+
+	EarnedAt    instant
+	AvailableAt instant
+	ExpiresAt   instant // zero: never
 	// LastUsed is the latest time of an order or redemption that spent
 	// points from the lot: until that one's refund window closes, a
 	// refund may restore points to it.
-	LastUsed time.Time
+	LastUsed instant
+
+	Earned    int64
+	Pending   int64
+	Available int64
+	Spent     int64 // net of restores
+	Expired   int64
+	Reversed  int64 // taken back from this lot because its order was refunded
+	ClawedOut int64 // taken from this lot to cover another lot's reversal or debt
+	Clawed    int64 // of this lot's spent points, how many were recovered from other lots
 }
 
-func (l *lot) expiredAt(t time.Time) bool { return !l.ExpiresAt.IsZero() && !l.ExpiresAt.After(t) }
+func (l *lot) expiredAt(now instant) bool { return l.ExpiresAt != noInstant && l.ExpiresAt <= now }
+
+// instant is a time as nanoseconds since the Unix epoch, with the sign
+// bit flipped so that the zero value is the zero time.Time and order is
+// kept: the zero time comes before every other instant, as with
+// time.Time, and a lot field left unset reads as the zero time.
+type instant uint64
+
+const noInstant instant = 0
+
+func instantOf(t time.Time) instant {
+	if t.IsZero() {
+		return noInstant
+	}
+	return instant(uint64(t.UnixNano()) ^ 1<<63)
+}
+
+// nanos returns the instant as nanoseconds since the Unix epoch.
+func (i instant) nanos() int64 { return int64(uint64(i) ^ 1<<63) }
+
+// Time returns the instant in UTC, as a decoded record has it.
+func (i instant) Time() time.Time {
+	if i == noInstant {
+		return time.Time{}
+	}
+	return time.Unix(0, i.nanos()).UTC()
+}
+
+func (i instant) IsZero() bool { return i == noInstant }
+
+// strRef is a string in an account's blob.
+type strRef struct{ off, n uint32 }
+
+// str returns r's string from the account's blob.
+func (a *account) str(r strRef) []byte { return a.strs[r.off : r.off+r.n : r.off+r.n] }
+
+// addStr appends s to the account's blob.
+func (a *account) addStr(s string) strRef {
+	r := strRef{off: uint32(len(a.strs)), n: uint32(len(s))}
+	a.strs = append(a.strs, s...)
+	return r
+}
+
+func (a *account) addStrBytes(b []byte) strRef {
+	r := strRef{off: uint32(len(a.strs)), n: uint32(len(b))}
+	a.strs = append(a.strs, b...)
+	return r
+}
+
+// dropStrs notes that the strings of a dropped lot are dead.
+func (a *account) dropStrs(l *lot) { a.deadStrs += int(l.Tx.n + l.Ref.n) }
+
+// packStrs drops the blob's bytes that no lot refers to any more, once
+// they are most of it. Lots keep their strings in ID order, as they were
+// added, so live bytes move down in place.
+func (a *account) packStrs() {
+	if a.deadStrs <= len(a.strs)/2+128 {
+		return
+	}
+	a.deadStrs = 0
+	n := uint32(0)
+	move := func(r *strRef) {
+		copy(a.strs[n:], a.strs[r.off:r.off+r.n])
+		r.off = n
+		n += r.n
+	}
+	for i := range a.Lots {
+		move(&a.Lots[i].Tx)
+		move(&a.Lots[i].Ref)
+	}
+	a.strs = a.strs[:n]
+}
 
 // growthDay is the growth value counted on one civil day.
 type growthDay struct {
@@ -103,6 +181,10 @@ type account struct {
 	Closed     bool
 	MergedInto uint32
 	Absorbed   []absorbed // in merge order, each followed by those it had absorbed
+	// strs holds the lots' strings (see lot); deadStrs of its bytes
+	// belong to lots no longer held.
+	strs     []byte
+	deadStrs int
 }
 
 // lotIndex returns the position of lot id in a.Lots, or −1 if the
@@ -126,11 +208,11 @@ func (a *account) encode() []byte {
 	for i := range a.Lots {
 		l := &a.Lots[i]
 		w.uint(uint64(l.ID))
-		w.str(l.Tx)
-		w.str(l.Ref)
-		w.time(l.EarnedAt)
-		w.time(l.AvailableAt)
-		w.time(l.ExpiresAt)
+		w.raw(a.str(l.Tx))
+		w.raw(a.str(l.Ref))
+		w.instant(l.EarnedAt)
+		w.instant(l.AvailableAt)
+		w.instant(l.ExpiresAt)
 		w.int(l.Earned)
 		w.int(l.Pending)
 		w.int(l.Available)
@@ -140,7 +222,7 @@ func (a *account) encode() []byte {
 		w.int(l.ClawedOut)
 		w.int(l.Clawed)
 		w.bool(l.Notified)
-		w.time(l.LastUsed)
+		w.instant(l.LastUsed)
 	}
 	w.int(a.Debt)
 	w.int(a.Lifetime)
@@ -202,11 +284,11 @@ func decodeAccount(b []byte) (*account, error) {
 		for i := range a.Lots {
 			l := &a.Lots[i]
 			l.ID = r.uint32()
-			l.Tx = r.str()
-			l.Ref = r.str()
-			l.EarnedAt = r.time()
-			l.AvailableAt = r.time()
-			l.ExpiresAt = r.time()
+			l.Tx = a.addStrBytes(r.bytes())
+			l.Ref = a.addStrBytes(r.bytes())
+			l.EarnedAt = r.instant()
+			l.AvailableAt = r.instant()
+			l.ExpiresAt = r.instant()
 			l.Earned = r.int()
 			l.Pending = r.int()
 			l.Available = r.int()
@@ -220,7 +302,7 @@ func decodeAccount(b []byte) (*account, error) {
 				// The first layout did not record when a lot was last
 				// spent from: keep any lot with spent points for good.
 				if l.Spent > 0 {
-					l.LastUsed = maxTime
+					l.LastUsed = instantOf(maxTime)
 				}
 				if r.err == nil && l.ID != uint32(i+1) {
 					r.fail("lot IDs out of sequence")
@@ -228,7 +310,7 @@ func decodeAccount(b []byte) (*account, error) {
 				a.LotsIssued = l.ID
 				continue
 			}
-			l.LastUsed = r.time()
+			l.LastUsed = r.instant()
 			if r.err == nil && (l.ID == 0 || l.ID > a.LotsIssued || i > 0 && l.ID <= a.Lots[i-1].ID) {
 				r.fail("lot IDs out of sequence")
 			}
@@ -345,8 +427,18 @@ type orderDoc struct {
 	Card            int32 // card period credited with the savings, −1 none
 }
 
-func (d *orderDoc) encode() []byte {
-	w := wbuf{b: make([]byte, 0, 128)}
+// docWriter is a document an operation writes: the store gets its
+// encoding, appended wherever the store keeps it.
+type docWriter interface {
+	appendTo(b []byte) []byte
+}
+
+func encodeDoc(d docWriter) []byte { return d.appendTo(make([]byte, 0, 128)) }
+
+func (d *orderDoc) encode() []byte { return encodeDoc(d) }
+
+func (d *orderDoc) appendTo(b []byte) []byte {
+	w := wbuf{b: b}
 	w.byte(tagOrderDoc)
 	w.str(d.OrderID)
 	w.str(d.Tx)
@@ -414,8 +506,10 @@ type redeemDoc struct {
 	At       time.Time // zero in records of the first layout: no refund window applies
 }
 
-func (d *redeemDoc) encode() []byte {
-	w := wbuf{}
+func (d *redeemDoc) encode() []byte { return encodeDoc(d) }
+
+func (d *redeemDoc) appendTo(b []byte) []byte {
+	w := wbuf{b: b}
 	w.byte(tagRedeem)
 	w.str(d.Tx)
 	w.int(d.Points)
@@ -454,8 +548,10 @@ type spendDoc struct {
 	RefundedB int64
 }
 
-func (d *spendDoc) encode() []byte {
-	w := wbuf{}
+func (d *spendDoc) encode() []byte { return encodeDoc(d) }
+
+func (d *spendDoc) appendTo(b []byte) []byte {
+	w := wbuf{b: b}
 	w.byte(tagSpendDoc)
 	w.str(d.Tx)
 	w.int(d.Amount)

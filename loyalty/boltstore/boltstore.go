@@ -80,7 +80,12 @@ var (
 	bucketM    = []byte("m")
 	bucketMeta = []byte("meta")
 	formatKey  = []byte("format")
-	formatName = []byte("cdpkit-loyalty/1")
+	formatName = []byte("cdpkit-loyalty/2")
+	// formatV1 files differ only in that all their entries are in the
+	// first entry layouts, which this version reads too: opening one
+	// upgrades its mark, so that a binary that cannot read the entries
+	// written from then on refuses the file instead of misreading it.
+	formatV1 = []byte("cdpkit-loyalty/1")
 )
 
 // Open opens or creates the store at path.
@@ -115,7 +120,7 @@ func Open(path string, o *Options) (*Store, error) {
 			return err
 		}
 		switch f := meta.Get(formatKey); {
-		case f == nil:
+		case f == nil || bytes.Equal(f, formatV1):
 			if err := meta.Put(formatKey, formatName); err != nil {
 				return err
 			}

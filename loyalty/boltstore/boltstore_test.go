@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/cdpkit/cdpkit/loyalty"
 )
@@ -332,4 +333,46 @@ func TestMergeSurvivesReopen(t *testing.T) {
 	rep, err := l.Audit(ctx)
 	require.NoError(t, err)
 	assert.True(t, rep.OK(), "%v", rep.Problems)
+}
+
+// TestFormatMark: a file of the first format (whose entries are all in
+// the first layouts, which are still read) opens and is marked with the
+// current one; a file of an unknown format is refused.
+func TestFormatMark(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := context.Background()
+	l := loyalty.NewLedger(testProgram(t), s, nil)
+	_, err := l.Apply(ctx, orderOp("a", 1, t0, 12345))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	mark := func(v string) {
+		db, err := bolt.Open(path, 0o600, nil)
+		require.NoError(t, err)
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(formatKey, []byte(v)) }))
+		require.NoError(t, db.Close())
+	}
+	read := func() string {
+		db, err := bolt.Open(path, 0o600, nil)
+		require.NoError(t, err)
+		defer db.Close()
+		var v string
+		require.NoError(t, db.View(func(tx *bolt.Tx) error { v = string(tx.Bucket(bucketMeta).Get(formatKey)); return nil }))
+		return v
+	}
+	assert.Equal(t, "cdpkit-loyalty/2", read())
+
+	mark("cdpkit-loyalty/1")
+	s, err = Open(path, nil)
+	require.NoError(t, err)
+	l = loyalty.NewLedger(testProgram(t), s, nil)
+	b, err := l.Balance(ctx, 1, t0)
+	require.NoError(t, err)
+	assert.Equal(t, int64(123), b.Available)
+	require.NoError(t, s.Close())
+	assert.Equal(t, "cdpkit-loyalty/2", read())
+
+	mark("cdpkit-loyalty/9")
+	_, err = Open(path, nil)
+	require.ErrorContains(t, err, `file format "cdpkit-loyalty/9"`)
 }
