@@ -2,6 +2,7 @@ package loyalty
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // memSnapshotMagic opens a MemStore snapshot; the last byte is the format
@@ -28,34 +30,81 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // holds the store's read lock: commits wait, reads go on. ReadMemStore
 // reads it back into a store a Ledger continues from exactly.
 func (s *MemStore) WriteTo(w io.Writer) (int64, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.txs == nil {
+	if s.closed.Load() {
 		return 0, ErrClosed
 	}
+	// Commits take their members' stripes, then one transaction shard:
+	// taking every stripe, then every shard, in order, cannot deadlock
+	// with them.
+	for i := range s.stripes {
+		s.stripes[i].mu.RLock()
+		defer s.stripes[i].mu.RUnlock()
+	}
+	for i := range s.txs {
+		s.txs[i].mu.Lock()
+		defer s.txs[i].mu.Unlock()
+	}
+	type txRec struct {
+		id  string
+		rec []byte
+	}
+	var txs []txRec
+	for i := range s.txs {
+		t := &s.txs[i]
+		for _, pos := range t.idx {
+			if pos != txPending {
+				id, rec := t.log.cs.keyed(pos)
+				txs = append(txs, txRec{string(id), rec})
+			}
+		}
+		for _, pos := range t.over {
+			if pos != txPending {
+				id, rec := t.log.cs.keyed(pos)
+				txs = append(txs, txRec{string(id), rec})
+			}
+		}
+	}
+	slices.SortFunc(txs, func(a, b txRec) int { return strings.Compare(a.id, b.id) })
 	sw := &snapWriter{w: bufio.NewWriterSize(w, 1<<16), h: crc32.New(castagnoli)}
 	sw.raw([]byte(memSnapshotMagic))
-	ids := slices.Sorted(maps.Keys(s.txs))
-	sw.uvarint(uint64(len(ids)))
-	for _, id := range ids {
-		sw.bytes([]byte(id))
-		sw.bytes(s.txs[id])
+	sw.uvarint(uint64(len(txs)))
+	for _, t := range txs {
+		sw.bytes([]byte(t.id))
+		sw.bytes(t.rec)
 	}
-	members := slices.Sorted(maps.Keys(s.accounts))
-	sw.uvarint(uint64(len(members)))
-	for _, m := range members {
-		a := s.accounts[m]
-		sw.uvarint(uint64(m))
-		sw.bytes(a.state)
-		sw.uvarint(uint64(len(a.entries)))
-		for _, e := range a.entries {
-			sw.bytes(e)
+	var members []uint32
+	if dir := s.dir.Load(); dir != nil {
+		for _, hi := range slices.Sorted(maps.Keys(*dir)) {
+			c := (*dir)[hi]
+			for lo := range c {
+				if c[lo].Load() != nil {
+					members = append(members, hi<<memChunkBits|uint32(lo))
+				}
+			}
 		}
-		keys := slices.Sorted(maps.Keys(a.docs))
-		sw.uvarint(uint64(len(keys)))
-		for _, k := range keys {
-			sw.bytes([]byte(k))
-			sw.bytes(a.docs[k])
+	}
+	sw.uvarint(uint64(len(members)))
+	type doc struct{ key, v []byte }
+	for _, m := range members {
+		ma, cs := s.member(m), s.stripe(m).log.cs
+		sw.uvarint(uint64(m))
+		sw.bytes(ma.stateBytes())
+		sw.uvarint(uint64(len(ma.eoff)))
+		for _, pos := range ma.eoff {
+			sw.bytes(cs.record(pos))
+		}
+		var docs []doc
+		for _, v := range ma.dix {
+			if v != 0 {
+				k, d := cs.keyed(uint32(v) - 1)
+				docs = append(docs, doc{k, d})
+			}
+		}
+		slices.SortFunc(docs, func(a, b doc) int { return bytes.Compare(a.key, b.key) })
+		sw.uvarint(uint64(len(docs)))
+		for _, d := range docs {
+			sw.bytes(d.key)
+			sw.bytes(d.v)
 		}
 	}
 	if sw.err == nil {
@@ -117,10 +166,17 @@ func ReadMemStore(r io.Reader) (*MemStore, error) {
 	for i := uint64(0); i < n && sr.err == nil; i++ {
 		id := string(sr.bytes())
 		rec := sr.bytes()
-		if sr.err == nil && (id == "" || i > 0 && id <= prev) {
+		switch {
+		case sr.err != nil:
+		case id == "" || i > 0 && id <= prev:
 			sr.err = fmt.Errorf("transaction %d out of order", i)
+		case s.txLogFull(id):
+			sr.err = errStoreFull
+		default:
+			t, h := s.txShard(id)
+			t.add(h, id, rec)
 		}
-		s.txs[id], prev = rec, id
+		prev = id
 	}
 	if sr.err != nil {
 		return fail("transactions")
@@ -134,20 +190,34 @@ func ReadMemStore(r io.Reader) (*MemStore, error) {
 			break
 		}
 		prevM = m
-		a := &memAccount{state: sr.bytes(), docs: map[string][]byte{}}
+		ma := s.memberForWrite(uint32(m))
+		log := &s.stripe(uint32(m)).log
+		ma.state = sr.bytes()
 		ne := sr.count()
 		for j := uint64(0); j < ne && sr.err == nil; j++ {
-			a.entries = append(a.entries, sr.bytes())
+			e := sr.bytes()
+			if sr.err == nil && log.full() {
+				sr.err = errStoreFull
+			}
+			if sr.err == nil {
+				ma.eoff = append(ma.eoff, log.add(e))
+			}
 		}
 		nd := sr.count()
+		var prevKey []byte
 		for j := uint64(0); j < nd && sr.err == nil; j++ {
-			k := string(sr.bytes())
-			if _, dup := a.docs[k]; dup && sr.err == nil {
-				sr.err = fmt.Errorf("member %d: document %q twice", m, k)
+			k, d := sr.bytes(), sr.bytes()
+			if sr.err == nil && j > 0 && bytes.Compare(k, prevKey) <= 0 {
+				sr.err = fmt.Errorf("member %d: documents out of order", m)
 			}
-			a.docs[k] = sr.bytes()
+			if sr.err == nil && log.full() {
+				sr.err = errStoreFull
+			}
+			if sr.err == nil {
+				putDoc(ma, s.seed, log, k, d)
+			}
+			prevKey = k
 		}
-		s.accounts[uint32(m)] = a
 	}
 	if sr.err != nil {
 		return fail("accounts")
@@ -162,6 +232,12 @@ func ReadMemStore(r io.Reader) (*MemStore, error) {
 		return fail("checksum")
 	}
 	return s, nil
+}
+
+// txLogFull reports whether tx's shard can take no more records.
+func (s *MemStore) txLogFull(tx string) bool {
+	t, _ := s.txShard(tx)
+	return t.log.full()
 }
 
 type snapReader struct {
