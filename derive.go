@@ -631,3 +631,22 @@ func (e *Engine) livePersons() *roaring.Bitmap {
 	}
 	return bm
 }
+
+// LifetimeModel returns the BG/NBD and Gamma-Gamma model fitted at the
+// last refresh (time in days, spend in fen), and false when there is
+// none: before the first refresh, with Config.NoLifetimeValue, or when
+// no buyer had a history to fit. Its Spend is nil when Gamma-Gamma could
+// not be fitted.
+func (e *Engine) LifetimeModel() (rfm.Model, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.st.model == nil {
+		return rfm.Model{}, false
+	}
+	m := *e.st.model
+	if m.Spend != nil {
+		g := *m.Spend
+		m.Spend = &g
+	}
+	return m, true
+}
