@@ -206,25 +206,24 @@ func (e *Engine) PollSegments(ctx context.Context) ([]SegmentChange, error) {
 // view and now. The lock is held.
 func (e *Engine) segmentChanges() ([]SegmentChange, error) {
 	to := e.ix.View().At(e.st.asOf)
-	from := e.st.seen
 	var out []SegmentChange
+	seen := make(map[string]*roaring.Bitmap, len(e.st.seen))
 	for _, name := range to.Segments() {
-		var entered, exited *roaring.Bitmap
-		var err error
-		if from == nil || !slices.Contains(from.Segments(), name) {
-			entered, err = to.Bitmap(segment.Ref(name))
-			exited = roaring.New()
-		} else {
-			entered, exited, err = segment.Diff(from, to, segment.Ref(name))
-		}
+		cur, err := to.Bitmap(segment.Ref(name))
 		if err != nil {
 			return nil, fmt.Errorf("segment %q: %w", name, err)
 		}
+		seen[name] = cur
+		old := e.st.seen[name]
+		if old == nil {
+			old = roaring.New()
+		}
+		entered, exited := roaring.AndNot(cur, old), roaring.AndNot(old, cur)
 		if !entered.IsEmpty() || !exited.IsEmpty() {
 			out = append(out, SegmentChange{Segment: name, AsOf: e.st.asOf, Entered: entered, Exited: exited})
 		}
 	}
-	e.st.seen, e.st.segAt = to, e.st.asOf
+	e.st.seen = seen
 	return out, nil
 }
 

@@ -158,8 +158,8 @@ func (e *Engine) liveOf(p uint32, asOf time.Time) *liveInputs {
 		o, s := e.st.win.window(p, in.asOfDay, w)
 		in.wins = append(in.wins, [2]int64{o, s})
 	}
-	if e.st.rp != nil {
-		in.due, _, _, in.cats = e.st.sums.MemberDue(p, e.st.rp.Means())
+	if e.st.means != nil {
+		in.due, _, _, in.cats = e.st.sums.MemberDue(p, *e.st.means)
 	}
 	return in
 }
@@ -387,8 +387,10 @@ func (e *Engine) deriveAll(ctx context.Context, asOf time.Time) error {
 			return err
 		}
 	}
-	st.rp = st.sums.Repurchase(rfm.RepurchaseOptions{})
-	cats := st.rp.Categories()
+	rp := st.sums.Repurchase(rfm.RepurchaseOptions{})
+	means := rp.Means()
+	st.means = &means
+	cats := rp.Categories()
 	catStart := make([]int32, n+1) // person p's entries are cats[catStart[p]:catStart[p+1]]
 	for _, cd := range cats {
 		if int(cd.Member) < n {
@@ -420,7 +422,7 @@ func (e *Engine) deriveAll(ctx context.Context, asOf time.Time) error {
 					in.wins[j] = [2]int64{wins[j][0][p], wins[j][1][p]}
 				}
 				in.due = time.Time{}
-				if due, _, ok := st.rp.Due(p); ok {
+				if due, _, ok := rp.Due(p); ok {
 					in.due = due
 				}
 				in.cats = cats[catStart[p]:catStart[p+1]]
@@ -628,4 +630,23 @@ func (e *Engine) livePersons() *roaring.Bitmap {
 		bm.Remove(p)
 	}
 	return bm
+}
+
+// LifetimeModel returns the BG/NBD and Gamma-Gamma model fitted at the
+// last refresh (time in days, spend in fen), and false when there is
+// none: before the first refresh, with Config.NoLifetimeValue, or when
+// no buyer had a history to fit. Its Spend is nil when Gamma-Gamma could
+// not be fitted.
+func (e *Engine) LifetimeModel() (rfm.Model, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.st.model == nil {
+		return rfm.Model{}, false
+	}
+	m := *e.st.model
+	if m.Spend != nil {
+		g := *m.Spend
+		m.Spend = &g
+	}
+	return m, true
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"github.com/cdpkit/cdpkit/identity"
 	"github.com/cdpkit/cdpkit/loyalty"
 	"github.com/cdpkit/cdpkit/rfm"
@@ -50,6 +52,11 @@ type Engine struct {
 	mu sync.RWMutex // guards st and orders writes to the index
 	st state
 
+	// idMu is held shared around every mutation of the resolver, and
+	// exclusively by Snapshot, so that the identity graph it writes has
+	// had all its changes delivered and applied.
+	idMu sync.RWMutex
+
 	pendMu  sync.Mutex
 	pending []identity.Change // identity changes not yet applied
 	issued  atomic.Uint32     // person IDs issued so far (highest + 1)
@@ -82,16 +89,15 @@ type state struct {
 	cats     map[string]uint32 // line-item category → rfm category ID
 	catNames []string
 
-	asOf  time.Time          // the last refresh's; zero before the first
-	model *rfm.Model         // fitted at the last refresh, or nil
-	rp    *rfm.Repurchase    // computed at the last refresh, or nil
-	seen  *segment.View      // the version saved segments were last compared at
-	segAt time.Time          // and its as-of
-	catOf map[uint32]int     // rfm category ID → index in Config.Categories
-	tierN map[string]int     // loyalty tier names, for validation
-	recs  []*tags.Record     // scratch records, one per worker
-	_     [0]func()          // not comparable
-	dirty map[uint32]dirtyAt // persons to re-derive at the end of a write
+	asOf  time.Time                  // the last refresh's; zero before the first
+	model *rfm.Model                 // fitted at the last refresh, or nil
+	means *rfm.RepurchaseMeans       // repurchase means at the last refresh, or nil
+	seen  map[string]*roaring.Bitmap // saved segments' members when last compared
+	catOf map[uint32]int             // rfm category ID → index in Config.Categories
+	tierN map[string]int             // loyalty tier names, for validation
+	recs  []*tags.Record             // scratch records, one per worker
+	_     [0]func()                  // not comparable
+	dirty map[uint32]dirtyAt         // persons to re-derive at the end of a write
 }
 
 // dirtyAt is when a person's data changed.
@@ -162,6 +168,7 @@ func (e *Engine) init() error {
 	e.st.alias = map[uint32]uint32{}
 	e.st.gone = map[uint32]bool{}
 	e.st.resplit = map[uint32]bool{}
+	e.st.seen = map[string]*roaring.Bitmap{}
 	e.st.cats = map[string]uint32{}
 	e.st.catOf = map[uint32]int{}
 	e.st.dirty = map[uint32]dirtyAt{}

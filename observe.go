@@ -28,7 +28,9 @@ func (e *Engine) Observe(ctx context.Context, o identity.Observation) (*ObserveR
 	if e.closed.Load() {
 		return nil, ErrClosed
 	}
+	e.idMu.RLock()
 	res, err := e.ids.Observe(o)
+	e.idMu.RUnlock()
 	e.noteIssued(res.Person)
 	if lerr := e.lock(ctx); lerr != nil {
 		return nil, errors.Join(err, lerr)
@@ -61,7 +63,9 @@ func (e *Engine) ObserveAll(ctx context.Context, obs iter.Seq[identity.Observati
 			return err
 		}
 		base := st.Read - len(buf)
+		e.idMu.RLock()
 		err := e.ids.ObserveBatch(buf, results[:len(buf)])
+		e.idMu.RUnlock()
 		var be *identity.BatchError
 		if err != nil && !errors.As(err, &be) {
 			return fmt.Errorf("observe: %w", err)
@@ -172,7 +176,9 @@ func (e *Engine) split(ctx context.Context, fn func() (identity.SplitResult, err
 	if e.closed.Load() {
 		return nil, ErrClosed
 	}
+	e.idMu.RLock()
 	res, err := fn()
+	e.idMu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("split: %w", err)
 	}
@@ -196,7 +202,9 @@ func (e *Engine) Erase(ctx context.Context, p identity.PersonID) (identity.Erasu
 	if e.closed.Load() {
 		return identity.Erasure{}, ErrClosed
 	}
+	e.idMu.RLock()
 	er, err := e.ids.Erase(p)
+	e.idMu.RUnlock()
 	if err != nil {
 		return er, fmt.Errorf("erase: %w", err)
 	}

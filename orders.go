@@ -2,12 +2,12 @@ package cdpkit
 
 import (
 	"context"
-	"slices"
 	"errors"
 	"fmt"
 	"iter"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -180,7 +180,9 @@ func (e *Engine) resolveOne(o *Order) (identity.PersonID, *identity.Result, erro
 	if p, ok, err := e.lookupAll(o.Identifiers); err != nil || ok {
 		return p, nil, err
 	}
+	e.idMu.RLock()
 	res, err := e.ids.Observe(e.orderObservation(o))
+	e.idMu.RUnlock()
 	e.noteIssued(res.Person)
 	if err != nil {
 		return identity.NoPerson, nil, fmt.Errorf("identifiers: %w", err)
@@ -530,7 +532,9 @@ func (e *Engine) recordChunk(ctx context.Context, chunk []Order, base int, st *B
 	}
 	if len(obs) > 0 {
 		results := make([]identity.Result, len(obs))
+		e.idMu.RLock()
 		err := e.ids.ObserveBatch(obs, results)
+		e.idMu.RUnlock()
 		var be *identity.BatchError
 		if err != nil && !errors.As(err, &be) {
 			return fmt.Errorf("observe order identifiers: %w", err)
@@ -597,7 +601,9 @@ func (e *Engine) recordChunk(ctx context.Context, chunk []Order, base int, st *B
 		}
 	}
 	if e.ledger != nil {
-		e.applyLedgerBulk(ctx, prs, perr)
+		if err := e.applyLedgerBulk(ctx, prs, perr); err != nil {
+			return err
+		}
 	}
 	for i := range prs {
 		pr := &prs[i]
@@ -701,39 +707,51 @@ func (e *Engine) activityBulk(prs []prepared) error {
 	})
 }
 
-// applyLedgerBulk applies the chunk's ledger operations on all cores,
-// each person's in input order (persons are spread over workers by ID).
-// An operation the ledger refuses marks its order failed; a replay marks
-// it replayed.
-func (e *Engine) applyLedgerBulk(ctx context.Context, prs []prepared, perr []error) {
-	workers := runtime.GOMAXPROCS(0)
-	receipts := make([]*loyalty.Receipt, len(prs))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := range prs {
-				pr := &prs[i]
-				if pr.failed || pr.replay || int(pr.person)%workers != w || !e.loyaltyApplies(pr.o) {
-					continue
-				}
-				rc, err := e.ledger.Apply(ctx, e.loyaltyOp(pr))
-				switch e.ledgerOutcome(pr, rc, err) {
-				case ledgerFailed:
-					perr[i] = fmt.Errorf("loyalty: %w", err)
-				case ledgerReplayed:
-					pr.replay = true
-				case ledgerApplied:
-					receipts[i] = rc
-				}
+// applyLedgerBulk applies the chunk's ledger operations with the
+// ledger's batch path (each person's operations in input order, persons
+// in parallel). An operation the ledger refuses marks its order failed;
+// one it recorded before marks it replayed. Receipts are not built, so
+// the tier and points fields wait for the next refresh, as every derived
+// field of a bulk load does.
+func (e *Engine) applyLedgerBulk(ctx context.Context, prs []prepared, perr []error) error {
+	var ops []loyalty.Op
+	var at []int
+	for i := range prs {
+		pr := &prs[i]
+		if pr.failed || pr.replay || !e.loyaltyApplies(pr.o) {
+			continue
+		}
+		op := e.loyaltyOp(pr)
+		// An order the windows no longer hold, sent again: let the ledger
+		// tell a replay from a conflicting reuse of the ID, one at a time
+		// (the batch path only counts replays).
+		if rec, err := e.store.Tx(ctx, op.TxID()); err == nil && rec != nil {
+			rc, err := e.ledger.Apply(ctx, op)
+			switch e.ledgerOutcome(pr, rc, err) {
+			case ledgerFailed:
+				perr[i] = fmt.Errorf("loyalty: %w", err)
+			case ledgerReplayed:
+				pr.replay = true
 			}
-		})
+			continue
+		}
+		ops = append(ops, op)
+		at = append(at, i)
 	}
-	wg.Wait()
-	for i, rc := range receipts {
-		if rc != nil {
-			e.noteReceipt(prs[i].person, rc)
+	if len(ops) == 0 {
+		return nil
+	}
+	res, err := e.ledger.ApplyBatch(ctx, ops, nil)
+	if err != nil {
+		return fmt.Errorf("loyalty: %w", err)
+	}
+	for _, f := range res.Failed {
+		i := at[f.Index]
+		if e.ledgerOutcome(&prs[i], nil, f.Err) == ledgerFailed {
+			perr[i] = fmt.Errorf("loyalty: %w", f.Err)
 		}
 	}
+	return nil
 }
 
 // parallelRange runs fn over [0, n) split into GOMAXPROCS ranges.

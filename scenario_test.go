@@ -29,8 +29,12 @@ func mustLocation(name string) *time.Location {
 // day is 10:00 on a date of 2025 in Shanghai.
 func day(month time.Month, d int) time.Time { return time.Date(2025, month, d, 10, 0, 0, 0, shanghai) }
 
-func card(v string) identity.Identifier  { return identity.Identifier{Kind: identity.KindMemberCard, Value: v} }
-func phone(v string) identity.Identifier { return identity.Identifier{Kind: identity.KindPhone, Value: v} }
+func card(v string) identity.Identifier {
+	return identity.Identifier{Kind: identity.KindMemberCard, Value: v}
+}
+func phone(v string) identity.Identifier {
+	return identity.Identifier{Kind: identity.KindPhone, Value: v}
+}
 
 const testProgram = `{
 	"time_zone": "Asia/Shanghai",
@@ -434,4 +438,23 @@ func TestNoProgramNoLoyalty(t *testing.T) {
 	_, err = New(Config{Attributes: attrs})
 	assert.ErrorContains(t, err, "derives a field of that name")
 	assert.True(t, errors.Is(err, ErrInvalid))
+}
+
+func TestLifetimeModel(t *testing.T) {
+	e, err := New(Config{})
+	require.NoError(t, err)
+	_, ok := e.LifetimeModel()
+	assert.False(t, ok, "no refresh yet")
+	c := newSynthChain(t, 400, 3)
+	e = loadSynth(t, c, c.config())
+	_, err = e.RefreshTags(context.Background(), c.g.Config().End)
+	require.NoError(t, err)
+	m, ok := e.LifetimeModel()
+	require.True(t, ok)
+	assert.Positive(t, m.Purchases.R)
+	assert.Positive(t, m.Purchases.Alpha)
+	require.NotNil(t, m.Spend)
+	// The mean spend the model implies is of the order of the chain's
+	// (synth: mean order 120 yuan for pharmacies).
+	assert.InDelta(t, 12000, m.Spend.MeanSpend(), 8000)
 }
