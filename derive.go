@@ -446,11 +446,8 @@ func (e *Engine) loyaltyAll(ctx context.Context, asOf time.Time) error {
 		return nil
 	}
 	var accounts []uint32
-	for m, err := range e.ledger.Members(ctx) {
-		if err != nil {
-			return fmt.Errorf("loyalty: %w", err)
-		}
-		if int(m) < e.st.persons && !e.st.gone[m] && !e.isAlias(m) {
+	for it := e.st.accounts.Iterator(); it.HasNext(); {
+		if m := it.Next(); int(m) < e.st.persons && !e.st.gone[m] && !e.isAlias(m) {
 			accounts = append(accounts, m)
 		}
 	}

@@ -93,6 +93,9 @@ type state struct {
 	model *rfm.Model                 // fitted at the last refresh, or nil
 	means *rfm.RepurchaseMeans       // repurchase means at the last refresh, or nil
 	seen  map[string]*roaring.Bitmap // saved segments' members when last compared
+	// accounts holds the persons that may have a ledger account: every
+	// person a ledger operation named. Refreshes read these balances.
+	accounts *roaring.Bitmap
 	catOf map[uint32]int             // rfm category ID → index in Config.Categories
 	tierN map[string]int             // loyalty tier names, for validation
 	recs  []*tags.Record             // scratch records, one per worker
@@ -125,6 +128,11 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.openLedger(nil)
+	if c.LoyaltyStore != nil {
+		if err := e.loadAccounts(context.Background()); err != nil {
+			return nil, err
+		}
+	}
 	e.subscribe()
 	return e, nil
 }
@@ -169,6 +177,7 @@ func (e *Engine) init() error {
 	e.st.gone = map[uint32]bool{}
 	e.st.resplit = map[uint32]bool{}
 	e.st.seen = map[string]*roaring.Bitmap{}
+	e.st.accounts = roaring.New()
 	e.st.cats = map[string]uint32{}
 	e.st.catOf = map[uint32]int{}
 	e.st.dirty = map[uint32]dirtyAt{}
@@ -242,6 +251,18 @@ func (e *Engine) openLedger(store loyalty.Store) {
 	}
 	e.store = store
 	e.ledger = loyalty.NewLedger(e.cfg.Program, store, &loyalty.Options{Notifier: e.cfg.Notifier})
+}
+
+// loadAccounts learns which persons have ledger accounts from a store
+// the Engine did not fill itself (a durable store opened again).
+func (e *Engine) loadAccounts(ctx context.Context) error {
+	for m, err := range e.ledger.Members(ctx) {
+		if err != nil {
+			return fmt.Errorf("loyalty accounts: %w", err)
+		}
+		e.st.accounts.Add(m)
+	}
+	return nil
 }
 
 // subscribe queues identity's changes; the Engine applies them under its
@@ -412,10 +433,13 @@ func (e *Engine) mergeState(ctx context.Context, s, l uint32, at time.Time) erro
 		// anyway would date the survivor's account at the merge, and a
 		// history loaded after its identities (ObserveAll, then
 		// RecordOrders) would then be refused as too late.
-		b, bErr := e.ledger.Balance(ctx, l, at)
-		if bErr == nil && b.Entries == 0 {
+		if !e.st.accounts.Contains(l) {
 			return err
 		}
+		if b, bErr := e.ledger.Balance(ctx, l, at); bErr == nil && b.Entries == 0 {
+			return err
+		}
+		e.st.accounts.Add(s)
 		at = later(at, e.cfg.LoyaltyFrom)
 		rc, lErr := e.ledger.Apply(ctx, loyalty.Merge{Tx: fmt.Sprintf("merge/%d/%d", l, s), Member: s, From: l, At: at})
 		if lErr != nil {

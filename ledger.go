@@ -54,6 +54,9 @@ func (e *Engine) ApplyLoyalty(ctx context.Context, op loyalty.Op) (*loyalty.Rece
 	if err := e.lock(ctx); err != nil {
 		return nil, nil, err
 	}
+	if int(op.MemberID()) < e.st.persons {
+		e.st.accounts.Add(op.MemberID())
+	}
 	rc, err := e.ledger.Apply(ctx, op)
 	if err == nil {
 		e.noteReceipt(op.MemberID(), rc)
@@ -91,10 +94,8 @@ func (e *Engine) SettleLoyalty(ctx context.Context, asOf time.Time) (loyalty.Run
 	sum.Events += ev.Events
 	sum.Failed = append(sum.Failed, ev.Failed...)
 	d := e.st.der
-	for m, err := range e.ledger.Members(ctx) {
-		if err != nil {
-			return sum, fmt.Errorf("settle: %w", err)
-		}
+	for it := e.st.accounts.Iterator(); it.HasNext(); {
+		m := it.Next()
 		if int(m) >= e.st.persons || e.st.gone[m] || e.isAlias(m) {
 			continue
 		}

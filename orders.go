@@ -283,6 +283,7 @@ func (e *Engine) recordLocked(ctx context.Context, pr *prepared, p identity.Pers
 		return res, nil
 	}
 	if e.loyaltyApplies(pr.o) {
+		e.st.accounts.Add(q)
 		rc, err := e.ledger.Apply(ctx, e.loyaltyOp(pr))
 		switch outcome := e.ledgerOutcome(pr, rc, err); outcome {
 		case ledgerFailed:
@@ -722,9 +723,16 @@ func (e *Engine) applyLedgerBulk(ctx context.Context, prs []prepared, perr []err
 			continue
 		}
 		op := e.loyaltyOp(pr)
-		// An order the windows no longer hold, sent again: let the ledger
-		// tell a replay from a conflicting reuse of the ID, one at a time
-		// (the batch path only counts replays).
+		e.st.accounts.Add(pr.person)
+		// An order older than the windows may have been recorded before:
+		// let the ledger tell a replay from a conflicting reuse of its ID,
+		// one at a time (the batch path only counts replays). One the
+		// windows hold and did not know is new.
+		if pr.logged {
+			ops = append(ops, op)
+			at = append(at, i)
+			continue
+		}
 		if rec, err := e.store.Tx(ctx, op.TxID()); err == nil && rec != nil {
 			rc, err := e.ledger.Apply(ctx, op)
 			switch e.ledgerOutcome(pr, rc, err) {

@@ -297,15 +297,12 @@ func (e *Engine) writeEngine(w io.Writer) error {
 			en.i(m.Categories[c].Gaps)
 		}
 	}
+	writeBitmap(en, st.accounts)
 	names := slices.Sorted(mapKeys(st.seen))
 	en.u(uint64(len(names)))
 	for _, name := range names {
 		en.s(name)
-		b, err := st.seen[name].ToBytes()
-		if err != nil {
-			return err
-		}
-		en.bytes(b)
+		writeBitmap(en, st.seen[name])
 	}
 	return en.flush()
 }
@@ -383,19 +380,11 @@ func (e *Engine) readEngine(r io.Reader, maxRows int) error {
 		}
 		st.means = &means
 	}
+	st.accounts = readBitmap(d, persons, "loyalty accounts")
 	ns := d.n(1<<20, "saved segments")
 	for range ns {
 		name := d.s()
-		b := d.bytes(1 << 34)
-		if d.err != nil {
-			break
-		}
-		bm := roaring.New()
-		if _, err := bm.FromBuffer(b); err != nil {
-			d.fail("segment %q: %v", name, err)
-			break
-		}
-		st.seen[name] = bm.Clone()
+		st.seen[name] = readBitmap(d, persons, "segment "+strconv.Quote(name))
 	}
 	if err := d.end(); err != nil {
 		return err
@@ -408,6 +397,37 @@ func (e *Engine) readEngine(r io.Reader, maxRows int) error {
 		e.asOf.Store(&t)
 	}
 	return nil
+}
+
+// writeBitmap writes a set of persons as a count and increasing deltas.
+func writeBitmap(en *enc, bm *roaring.Bitmap) {
+	en.u(bm.GetCardinality())
+	prev := uint32(0)
+	for it := bm.Iterator(); it.HasNext(); {
+		v := it.Next()
+		en.u(uint64(v - prev))
+		prev = v
+	}
+}
+
+// readBitmap reads what writeBitmap wrote, for persons below persons.
+func readBitmap(d *dec, persons int, what string) *roaring.Bitmap {
+	bm := roaring.New()
+	n := d.n(uint64(persons), what)
+	v := uint64(0)
+	for k := 0; k < n && d.err == nil; k++ {
+		delta := d.u()
+		if k > 0 && delta == 0 {
+			d.fail("%s: out of order", what)
+			break
+		}
+		if v += delta; v >= uint64(persons) {
+			d.fail("%s: person %d of %d", what, v, persons)
+			break
+		}
+		bm.Add(uint32(v))
+	}
+	return bm
 }
 
 // checkAliases refuses alias chains that loop, which a consistent engine
@@ -601,6 +621,13 @@ func Open(ctx context.Context, dir string, cfg Config) (*Engine, error) {
 	}
 	if c.Program != nil && e.ledger == nil {
 		e.openLedger(nil)
+	}
+	if c.LoyaltyStore != nil {
+		// A durable store may have moved on since the snapshot; learn
+		// its accounts from it.
+		if err := e.loadAccounts(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if e.ix.Location().String() != c.Location.String() {
 		return nil, &SnapshotError{Dir: dir, Part: "index", Err: fmt.Errorf("%w: index days in %s", ErrConfigMismatch, e.ix.Location())}
