@@ -96,11 +96,11 @@ type state struct {
 	// accounts holds the persons that may have a ledger account: every
 	// person a ledger operation named. Refreshes read these balances.
 	accounts *roaring.Bitmap
-	catOf map[uint32]int             // rfm category ID → index in Config.Categories
-	tierN map[string]int             // loyalty tier names, for validation
-	recs  []*tags.Record             // scratch records, one per worker
-	_     [0]func()                  // not comparable
-	dirty map[uint32]dirtyAt         // persons to re-derive at the end of a write
+	catOf    map[uint32]int     // rfm category ID → index in Config.Categories
+	tierN    map[string]int     // loyalty tier names, for validation
+	recs     []*tags.Record     // scratch records, one per worker
+	_        [0]func()          // not comparable
+	dirty    map[uint32]dirtyAt // persons to re-derive at the end of a write
 }
 
 // dirtyAt is when a person's data changed.
