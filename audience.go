@@ -157,9 +157,9 @@ func (e *Engine) Segments() []string { return e.ix.View().Segments() }
 // between two comparisons (refreshes, or PollSegments calls). A segment
 // saved since the previous comparison has everyone in it as entered.
 type SegmentChange struct {
-	Segment         string
-	AsOf            time.Time // the as-of time of the comparison
-	Entered, Exited *roaring.Bitmap
+	Segment         string          // the saved segment's name
+	AsOf            time.Time       // the as-of time of the comparison
+	Entered, Exited *roaring.Bitmap // persons who joined and who left it
 }
 
 // Subscribe registers fn to be told of saved segments' entries and exits,
@@ -281,9 +281,9 @@ func (e *Engine) RecordEvent(ctx context.Context, event string, p identity.Perso
 
 // An Event is one occurrence of a host event type, for RecordEvents.
 type Event struct {
-	Name   string
-	Person identity.PersonID
-	Time   time.Time
+	Name   string            // the event type, as for RecordEvent
+	Person identity.PersonID // the person it happened to, an ID identity issued
+	Time   time.Time         // when it happened
 }
 
 // RecordEvents records many events in one index transaction per chunk,

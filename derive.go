@@ -169,9 +169,9 @@ func (e *Engine) liveOf(p uint32, asOf time.Time) *liveInputs {
 // a merge), at AsOf. A changed value of an enumerated tag is a loss of
 // the old value and a gain of the new one.
 type TagChange struct {
-	Person       uint32
-	AsOf         time.Time
-	Gained, Lost []tags.TagValue
+	Person       uint32          // the person re-derived
+	AsOf         time.Time       // the time the rules were evaluated at
+	Gained, Lost []tags.TagValue // tags the person now has and no longer has
 }
 
 // ixOp is one member's change to one index field.

@@ -46,7 +46,7 @@ type RecordError struct {
 	Index  int               // position in the bulk input; -1 for a single call
 	ID     string            // the order or event ID, when the record has one
 	Person identity.PersonID // identity.NoPerson when not resolved
-	Err    error
+	Err    error             // the cause
 }
 
 // Error names the record and the cause.
@@ -132,9 +132,9 @@ func (b *bulkErrors) err() error {
 // read: "manifest", "engine", "identity", "index", "summaries",
 // "profiles", "windows" or "loyalty".
 type SnapshotError struct {
-	Dir  string
-	Part string
-	Err  error
+	Dir  string // the snapshot directory
+	Part string // the part, as named above
+	Err  error  // the cause
 }
 
 // Error names the directory and the part.

@@ -34,17 +34,22 @@ type Order struct {
 	// Engine recognises an order recorded again (a retry) as a replay: by
 	// the ledger when there is a programme, and otherwise when it lies
 	// within the longest window.
-	ID          string
-	Person      identity.PersonID
+	ID string
+	// Person is the buyer's person ID, used when Identifiers is empty.
+	Person identity.PersonID
+	// Identifiers name the buyer as the channel knows them: a phone, a
+	// member card, a platform ID (see above).
 	Identifiers []identity.Identifier
-	Time        time.Time
+	Time        time.Time // when the order was paid
 	// Channel is one of Config.Channels; empty means the first.
 	Channel string
 	// Amount is the net paid in fen (positive, also for a refund: what
 	// is returned). Zero means the sum of the lines' amounts; otherwise it
 	// must be at least that sum (the rest is uncategorised).
 	Amount int64
-	Lines  []Line
+	// Lines are the order's category shares: repurchase timing and the
+	// ledger's category rules read them.
+	Lines []Line
 	// RefundOf, when set, makes this the refund of the order with that
 	// ID: Amount is subtracted from spend (never from order counts or
 	// dates), and the ledger takes back the points of its Lines, which

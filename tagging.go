@@ -121,8 +121,8 @@ func (e *Engine) manualTag(ctx context.Context, tag string, persons []identity.P
 
 // RefreshResult reports what RefreshTags did.
 type RefreshResult struct {
-	AsOf    time.Time
-	Persons int // live persons derived and tagged
+	AsOf    time.Time // the as-of time the fields and tags were derived at
+	Persons int       // live persons derived and tagged
 	// Tags are the statistics of each rule tag, in dependency order.
 	Tags []tags.Stats
 	// Segments are the saved segments' entries and exits since the
