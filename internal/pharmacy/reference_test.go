@@ -30,6 +30,7 @@ type refInput struct {
 	loc            *time.Location
 	tierNames      []string
 	tierThresholds []int64
+	growthMonths   int
 }
 
 // refPerson is everything the reference keeps about one person.
@@ -96,10 +97,10 @@ func computeReference(in refInput) *refResult {
 	loc := in.loc
 	res := &refResult{persons: map[uint32]*refPerson{}, tags: map[string][]uint32{}, tiers: map[string]int{}}
 	res.asOfDay = civilDay(in.asOf, loc)
-	// The programme's rolling window: the twelve months ending with the
-	// as-of day.
+	// The programme's rolling window: the growthMonths months ending with
+	// the as-of day.
 	ad := in.asOf.In(loc)
-	res.windowFrom = civilDay(time.Date(ad.Year(), ad.Month()-12, ad.Day(), 0, 0, 0, 0, loc), loc) + 1
+	res.windowFrom = civilDay(time.Date(ad.Year(), ad.Month()-time.Month(in.growthMonths), ad.Day(), 0, 0, 0, 0, loc), loc) + 1
 
 	cats := map[string]int{}
 	for _, c := range synth.AllConditions() {

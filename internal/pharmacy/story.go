@@ -37,9 +37,9 @@ type story struct {
 	rep    *Report
 	asOf   time.Time
 	loc    *time.Location
-	// loyaltyFrom is when the member programme starts: the ledger replays
-	// the orders of the last twelve months, all that the tiers' growth
-	// window and the points' expiry can reach.
+	// loyaltyFrom is when the member programme launched, growthMonths
+	// before the as-of day: the ledger replays the orders since, all that
+	// the tiers' growth window can reach (no points have expired yet).
 	loyaltyFrom time.Time
 
 	orders   *orders
@@ -84,7 +84,7 @@ func run(ctx context.Context, cfg Config) (*story, error) {
 	// morning. Recency, due dates and the 7-day windows count from 30
 	// September.
 	s.asOf = c.cfg.End.Add(-time.Second)
-	s.loyaltyFrom = c.cfg.End.AddDate(-1, 0, 0)
+	s.loyaltyFrom = c.cfg.End.AddDate(0, -growthMonths, 0)
 	s.rep = &Report{Members: cfg.Members, Seed: cfg.Seed, AsOf: s.asOf, Location: s.loc}
 
 	prog, err := loyalty.NewProgram(programme(s.loc))

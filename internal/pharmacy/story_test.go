@@ -44,7 +44,7 @@ func TestStoryAgainstReference(t *testing.T) {
 		},
 		r: s.model.Purchases.R, alpha: s.model.Purchases.Alpha, a: s.model.Purchases.A, b: s.model.Purchases.B,
 		contacts: s.contacts, asOf: s.asOf, loyaltyFrom: s.loyaltyFrom, loc: s.loc,
-		tierNames: names, tierThresholds: thresholds,
+		tierNames: names, tierThresholds: thresholds, growthMonths: programme(s.loc).Growth.Months,
 	})
 
 	assert.Equal(t, ref.buyers, rep.RFM.Buyers, "buyers")
