@@ -23,8 +23,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/pprof"
 	"time"
 
 	"github.com/cdpkit/cdpkit/internal/pharmacy"
@@ -36,22 +34,7 @@ func main() {
 	meanOrders := flag.Float64("mean-orders", 13.5, "mean everyday orders per member over three years (refills come on top)")
 	html := flag.String("html", "report.html", "where to write the HTML report (empty: none)")
 	quiet := flag.Bool("quiet", false, "no progress on standard error")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
-	memProfile := flag.String("memprofile", "", "write a heap profile to this file as the last stage starts, when everything is loaded")
 	flag.Parse()
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "pharmacy:", err)
-			os.Exit(1)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "pharmacy:", err)
-			os.Exit(1)
-		}
-		defer f.Close()
-		defer pprof.StopCPUProfile()
-	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -60,18 +43,8 @@ func main() {
 		progress = nil
 	}
 	cfg := pharmacy.Config{Members: *members, Seed: *seed, MeanOrders: *meanOrders}
-	if *memProfile != "" {
-		cfg.Progress = func(stage string) {
-			if stage == "audience" {
-				if err := writeHeapProfile(*memProfile); err != nil {
-					fmt.Fprintln(os.Stderr, "pharmacy:", err)
-				}
-			}
-		}
-	}
 	if err := run(ctx, cfg, *html, os.Stdout, progress); err != nil {
 		fmt.Fprintln(os.Stderr, "pharmacy:", err)
-		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -115,19 +88,6 @@ func writeHTML(rep *pharmacy.Report, path string) error {
 	if err := rep.WriteHTML(f); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return f.Close()
-}
-
-func writeHeapProfile(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	runtime.GC()
-	if err := pprof.WriteHeapProfile(f); err != nil {
-		f.Close()
-		return err
 	}
 	return f.Close()
 }
