@@ -30,6 +30,10 @@ type Result struct {
 	Runs     int    `json:"runs"`
 	Ops      int    `json:"ops"`
 	Bytes    int64  `json:"bytes"`
+	// P99NS is the 99th percentile of one operation's latency over the
+	// timed runs, for implementations that time each operation of a
+	// concurrent batch (Impl.Latency); zero and left out otherwise.
+	P99NS int64 `json:"p99_ns,omitempty"`
 }
 
 // Impl is one way of doing a case's work: cdpkit's, or a peer's.
@@ -48,6 +52,10 @@ type Impl struct {
 	// operation, and Run is never repeated within a timed run, since such a
 	// batch is usually consumed by running it.
 	PerRun int
+	// Latency, when set, is where Run records the latency of each single
+	// operation it performs; the runner clears it after the warm-up and
+	// reports its 99th percentile with the timed runs (Result.P99NS).
+	Latency *LatencyLog
 }
 
 // Case is one piece of work done by several implementations on the same
@@ -270,6 +278,9 @@ func (r *Runner) Run(ctx context.Context, c Case) error {
 			r.fail(&MismatchError{Suite: c.Suite, Case: c.Name, Members: c.Members, Impl: im.Name, Ref: c.Impls[0].Name, Err: err})
 			continue
 		}
+		if im.Latency != nil {
+			im.Latency.reset()
+		}
 		ct := &contender{Impl: im}
 		ct.ops, ct.runs = r.plan(warm)
 		if im.PerRun > 0 {
@@ -361,11 +372,17 @@ func summarize(c Case, ct *contender) Result {
 		per[i] = t.Nanoseconds() / int64(ops)
 	}
 	sort.Slice(per, func(i, j int) bool { return per[i] < per[j] })
-	return Result{
+	res := Result{
 		Suite: c.Suite, Case: c.Name, Members: c.Members, Impl: ct.Name,
 		MedianNS: median(per), MinNS: per[0], MaxNS: per[len(per)-1],
 		Runs: len(per), Ops: ops, Bytes: max(ct.peak, 0),
 	}
+	if ct.Latency != nil {
+		if p, ok := ct.Latency.Percentile(99); ok {
+			res.P99NS = p.Nanoseconds()
+		}
+	}
+	return res
 }
 
 // median of sorted values; the mean of the middle two for an even count.
