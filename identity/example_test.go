@@ -148,7 +148,7 @@ func ExampleResolver_Explain() {
 	}
 	// Output:
 	// pos-1 pos 10:00AM added [member_card:M1 phone:13800138000]
-	// app-1 app 11:00AM added [device:idfa-1]
+	// app-1 app 11:00AM added [device_id:idfa-1]
 	// pos-2 refused [phone:13800138000] because of [member_card] and went to person 1
 }
 

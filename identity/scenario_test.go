@@ -232,7 +232,7 @@ func TestOpenIDLimitPerScope(t *testing.T) {
 	assert.NotEqual(t, p, q)
 	assert.Equal(t, p, h.lookup(openid("wxaaaa", "oA1")))
 	assert.Equal(t, q, h.lookup(openid("wxcccc", "oA1")))
-	assert.Equal(t, []string{"unionid:U1", "wechat_openid[wxaaaa]:oA1", "wechat_openid[wxbbbb]:oB1"}, h.idents(p))
+	assert.Equal(t, []string{"wechat_unionid:U1", "wechat_openid[wxaaaa]:oA1", "wechat_openid[wxbbbb]:oB1"}, h.idents(p))
 
 	// A scoped kind without a scope is malformed.
 	_, err := h.r.Observe(Observation{Time: t0, Identifiers: []Identifier{{Kind: KindWeChatOpenID, Value: "x"}}})
