@@ -3,6 +3,7 @@ package identity
 import (
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,8 @@ func failures(t *testing.T, err error) ([]int, int) {
 }
 
 func TestResolveMatchesObserve(t *testing.T) {
+	// Several preparing goroutines even on a one-core runner.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(4, runtime.GOMAXPROCS(0))))
 	rng := rand.New(rand.NewPCG(7, 8))
 	for trial := range 40 {
 		cfg := genConfig(rng)
