@@ -27,14 +27,22 @@ type Options struct {
 	// InitialMmapSize reserves address space for the file so readers are
 	// not stalled while a growing file is remapped (default 256 MiB).
 	InitialMmapSize int
+	// MaxGather caps how long the committer holds a batch open for the
+	// callers it expects back: those it released with the previous batch,
+	// which usually return within a moment with their next commit. It
+	// never waits longer than the previous commit took, and not at all
+	// for a caller working alone. Default 10ms; negative: never wait,
+	// commit whatever is queued.
+	MaxGather time.Duration
 }
 
 // Store is a loyalty.Store on a bbolt file.
 type Store struct {
-	db       *bolt.DB
-	reqs     chan *request
-	maxBatch int
-	done     chan struct{}
+	db        *bolt.DB
+	reqs      chan *request
+	maxBatch  int
+	maxGather time.Duration
+	done      chan struct{}
 
 	mu     sync.RWMutex // guards closed and sends on reqs
 	closed bool
@@ -77,6 +85,12 @@ func Open(path string, o *Options) (*Store, error) {
 	if opts.InitialMmapSize <= 0 {
 		opts.InitialMmapSize = 256 << 20
 	}
+	switch {
+	case opts.MaxGather == 0:
+		opts.MaxGather = 10 * time.Millisecond
+	case opts.MaxGather < 0:
+		opts.MaxGather = 0
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         opts.Timeout,
 		InitialMmapSize: opts.InitialMmapSize,
@@ -112,7 +126,8 @@ func Open(path string, o *Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open loyalty store %s: %w", path, err)
 	}
-	s := &Store{db: db, reqs: make(chan *request, opts.MaxBatch), maxBatch: opts.MaxBatch, done: make(chan struct{})}
+	s := &Store{db: db, reqs: make(chan *request, opts.MaxBatch), maxBatch: opts.MaxBatch, maxGather: opts.MaxGather,
+		done: make(chan struct{})}
 	go s.commitLoop()
 	return s, nil
 }
@@ -224,20 +239,37 @@ func (s *Store) commitLoop() {
 	defer close(s.done)
 	batch := make([]*request, 0, s.maxBatch)
 	errs := make([]error, 0, s.maxBatch)
+	// expect is how many commits the next batch should hold: the callers
+	// released with the last batch plus those already waiting then. A
+	// caller released by a commit is back with its next one after a few
+	// microseconds of work; taking only what is queued at that instant
+	// splits the callers into cohorts that take turns, each syncing half
+	// as many commits as it could. lastTook bounds the wait: holding a
+	// batch open longer than a commit takes cannot pay.
+	expect, lastTook := 1, time.Duration(0)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for first := range s.reqs {
 		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < s.maxBatch {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break drain
+		open := s.drain(&batch)
+		if wait := min(s.maxGather, lastTook); open && len(batch) < expect && wait > 0 {
+			timer.Reset(wait)
+		gather:
+			for len(batch) < min(expect, s.maxBatch) {
+				select {
+				case r, ok := <-s.reqs:
+					if !ok {
+						break gather
+					}
+					batch = append(batch, r)
+				case <-timer.C:
+					break gather
 				}
-				batch = append(batch, r)
-			default:
-				break drain
 			}
+			timer.Stop()
+			s.drain(&batch)
 		}
+		start := time.Now()
 		errs = errs[:len(batch)]
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i, r := range batch {
@@ -268,7 +300,26 @@ func (s *Store) commitLoop() {
 			}
 			r.err <- e
 		}
+		lastTook = time.Since(start)
+		expect = len(batch) + len(s.reqs)
 	}
+}
+
+// drain appends the commits queued now to batch, up to the batch limit,
+// and reports whether the queue is still open.
+func (s *Store) drain(batch *[]*request) bool {
+	for len(*batch) < s.maxBatch {
+		select {
+		case r, ok := <-s.reqs:
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, r)
+		default:
+			return true
+		}
+	}
+	return true
 }
 
 // apply writes one transaction's commits inside a bbolt transaction, or
