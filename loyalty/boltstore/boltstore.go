@@ -30,9 +30,10 @@ type Options struct {
 	// MaxGather caps how long the committer holds a batch open for the
 	// callers it expects back: those it released with the previous batch,
 	// which usually return within a moment with their next commit. It
-	// never waits longer than the previous commit took, and not at all
-	// for a caller working alone. Default 10ms; negative: never wait,
-	// commit whatever is queued.
+	// applies the commits it has to the write transaction meanwhile,
+	// never waits longer than the previous commit's write and sync took,
+	// and not at all for a caller working alone. Default 10ms; negative:
+	// never wait, commit whatever is queued.
 	MaxGather time.Duration
 }
 
@@ -244,46 +245,57 @@ func (s *Store) commitLoop() {
 	// caller released by a commit is back with its next one after a few
 	// microseconds of work; taking only what is queued at that instant
 	// splits the callers into cohorts that take turns, each syncing half
-	// as many commits as it could. lastTook bounds the wait: holding a
-	// batch open longer than a commit takes cannot pay.
+	// as many commits as it could. The batch is applied to the write
+	// transaction while it gathers, so the wait overlaps the work of
+	// applying; lastTook bounds it: holding a batch open longer than the
+	// rest of a commit takes cannot pay.
 	expect, lastTook := 1, time.Duration(0)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for first := range s.reqs {
 		batch = append(batch[:0], first)
+		errs = errs[:0]
 		open := s.drain(&batch)
-		if wait := min(s.maxGather, lastTook); open && len(batch) < expect && wait > 0 {
+		wait := min(s.maxGather, lastTook)
+		if open && len(batch) < expect && wait > 0 {
 			timer.Reset(wait)
-		gather:
-			for len(batch) < min(expect, s.maxBatch) {
+		} else {
+			open = false
+		}
+		var gathered time.Time
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for {
+				for _, r := range batch[len(errs):] {
+					e := apply(tx, r.cs)
+					errs = append(errs, e)
+					var sk errSkip
+					if e != nil && !errors.As(e, &sk) {
+						return e
+					}
+				}
+				if !open || len(batch) >= min(expect, s.maxBatch) {
+					break
+				}
 				select {
 				case r, ok := <-s.reqs:
 					if !ok {
-						break gather
+						open = false
+						break
 					}
 					batch = append(batch, r)
+					open = s.drain(&batch)
 				case <-timer.C:
-					break gather
+					open = false
 				}
 			}
-			timer.Stop()
-			s.drain(&batch)
-		}
-		start := time.Now()
-		errs = errs[:len(batch)]
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			for i, r := range batch {
-				errs[i] = apply(tx, r.cs)
-				var sk errSkip
-				if errs[i] != nil && !errors.As(errs[i], &sk) {
-					return errs[i]
-				}
-			}
+			gathered = time.Now()
 			return nil
 		})
+		timer.Stop()
 		if err != nil && len(batch) > 1 {
 			// One bad commit must not fail its neighbours: retry each
 			// alone, so only the culprit (or a real I/O failure) fails.
+			errs = errs[:len(batch)]
 			for i, r := range batch {
 				errs[i] = s.db.Update(func(tx *bolt.Tx) error { return apply(tx, r.cs) })
 			}
@@ -300,7 +312,9 @@ func (s *Store) commitLoop() {
 			}
 			r.err <- e
 		}
-		lastTook = time.Since(start)
+		if !gathered.IsZero() {
+			lastTook = time.Since(gathered)
+		}
 		expect = len(batch) + len(s.reqs)
 	}
 }
