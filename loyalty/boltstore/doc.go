@@ -10,6 +10,17 @@
 // while one batch syncs, the next one gathers. Latency stays about one or
 // two syncs, and throughput grows with the number of concurrent callers
 // (operations on different members; the Ledger serialises each member).
+// The callers a commit releases come back a moment later with their next
+// operation, so the committer holds a batch open for them (at most as long
+// as the last commit took, Options.MaxGather at most): otherwise the
+// callers split into cohorts that take turns, each sync carrying half of
+// them.
+//
+// The cost of a batch is the pages it dirties: each operation writes its
+// member's leaf and its transaction ID's leaf, about 2.3 pages (9 KiB) an
+// operation once members are spread over a large file, so at 10,000
+// operations a second the disk takes about 90 MiB/s of page writes plus
+// two syncs a batch.
 //
 // Layout: bucket "tx" maps transaction IDs to their records; bucket "m"
 // holds, under a 4-byte big-endian member ID prefix, the account ("a"),
