@@ -1,0 +1,219 @@
+package segment
+
+import (
+	"fmt"
+	"math/bits"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// setEvalMode sets, for the rest of a test, which range kernels run (the
+// assembly ones where the CPU has them, or the Go ones) and whether
+// evaluation spreads even a few chunks over several goroutines, so that
+// every path is checked against the same references.
+func setEvalMode(t testing.TB, useSIMD, parallel bool) {
+	t.Helper()
+	oldSIMD, oldMin := simd, minChunksPerWorker
+	simd = useSIMD && haveSIMD()
+	if parallel {
+		minChunksPerWorker = 1
+		if runtime.GOMAXPROCS(0) < 2 {
+			old := runtime.GOMAXPROCS(2)
+			t.Cleanup(func() { runtime.GOMAXPROCS(old) })
+		}
+	}
+	t.Cleanup(func() { simd, minChunksPerWorker = oldSIMD, oldMin })
+}
+
+// evalModes are the combinations setEvalMode can make.
+var evalModes = []struct {
+	name           string
+	simd, parallel bool
+}{
+	{"simd/serial", true, false},
+	{"go/parallel", false, true},
+	{"simd/parallel", true, true},
+	{"go/serial", false, false},
+}
+
+// randomTrack fills the groups of live in e with random words (some
+// sparse, some full) and zeroes the rest, as the walk keeps a track.
+func randomTrack(rng *rand.Rand, e *block, live uint64) uint64 {
+	*e = block{}
+	var got uint64
+	for g := range rangeBlock / groupWords {
+		if live>>g&1 == 0 {
+			continue
+		}
+		for j := g * groupWords; j < (g+1)*groupWords; j++ {
+			e[j] = randomWord(rng)
+		}
+		var t uint64
+		for _, w := range e[g*groupWords : (g+1)*groupWords] {
+			t |= w
+		}
+		got |= nonzero(t) << g
+	}
+	return got
+}
+
+func randomWord(rng *rand.Rand) uint64 {
+	switch rng.IntN(6) {
+	case 0:
+		return 0
+	case 1:
+		return ^uint64(0)
+	case 2:
+		return 1 << rng.IntN(64)
+	}
+	return rng.Uint64()
+}
+
+func randomMask(rng *rand.Rand) uint64 {
+	switch rng.IntN(4) {
+	case 0:
+		return ^uint64(0)
+	case 1:
+		return 0
+	case 2:
+		return 1 << rng.IntN(64)
+	}
+	return rng.Uint64()
+}
+
+// TestRangeKernelsAgree checks the specialised Go kernels and the assembly
+// ones against stepGroupsMasked, the step written as plainly as possible,
+// for every pair of step kinds on random tracks, planes and live groups.
+func TestRangeKernelsAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	var x, in0 block
+	for range 200 {
+		for j := range x {
+			x[j] = randomWord(rng)
+			in0[j] = randomWord(rng)
+		}
+		var ea0, eb0 block
+		liveA := randomTrack(rng, &ea0, randomMask(rng))
+		liveB := randomTrack(rng, &eb0, randomMask(rng)&^(rng.Uint64()&randomMask(rng)))
+		for ka := range stepKind(4) {
+			for kb := range stepKind(4) {
+				msg := fmt.Sprintf("kinds %d/%d live %x/%x", ka, kb, liveA, liveB)
+				var m [4]uint64
+				m[0], m[1] = ka.masks()
+				m[2], m[3] = kb.masks()
+				wantA, wantB, wantIn := ea0, eb0, in0
+				wla, wlb := stepGroupsMasked(&wantA, &wantB, &x, &wantIn, liveA|liveB, &m)
+
+				ea, eb, in := ea0, eb0, in0
+				la, lb := stepGroupsGo(ka, kb, &ea, &eb, &x, &in, liveA, liveB)
+				require.Equal(t, [2]uint64{wla, wlb}, [2]uint64{la, lb}, "go: live groups, %s", msg)
+				require.True(t, ea == wantA && eb == wantB && in == wantIn, "go: words, %s", msg)
+
+				if !haveSIMD() {
+					continue
+				}
+				ea, eb, in = ea0, eb0, in0
+				la, lb = stepSIMD(ka, kb, &ea, &eb, &x, &in, liveA, liveB)
+				require.Equal(t, [2]uint64{wla, wlb}, [2]uint64{la, lb}, "simd: live groups, %s", msg)
+				require.True(t, ea == wantA && eb == wantB && in == wantIn, "simd: words, %s", msg)
+			}
+		}
+	}
+}
+
+// TestStepGroupsMaskedByHand checks the reference step itself on one word
+// worked out by hand: track A follows a bound bit 0 and emits (members
+// with the bit rise above a), track B follows a bound bit 1 and emits
+// (members without it fall below b).
+func TestStepGroupsMaskedByHand(t *testing.T) {
+	var ea, eb, x, in block
+	ea[0], eb[0], x[0] = 0b1100, 0b0011, 0b1010
+	m := [4]uint64{0, ^uint64(0), ^uint64(0), ^uint64(0)}
+	la, lb := stepGroupsMasked(&ea, &eb, &x, &in, 1, &m)
+	// A: members 2 and 3; 3 has the bit and leaves into the answer, 2 stays.
+	// B: members 0 and 1; 0 lacks the bit and leaves into the answer.
+	assert.Equal(t, uint64(0b0100), ea[0])
+	assert.Equal(t, uint64(0b0010), eb[0])
+	assert.Equal(t, uint64(0b1001), in[0])
+	assert.Equal(t, [2]uint64{1, 1}, [2]uint64{la, lb})
+}
+
+// TestMagRangeFullAndEmptyPlanes checks the kernel where a chunk's plane is
+// full (every member has the bit) or absent while higher planes are not,
+// against a scan, on both kernels.
+func TestMagRangeFullAndEmptyPlanes(t *testing.T) {
+	for _, mode := range evalModes[:2] {
+		t.Run(mode.name, func(t *testing.T) {
+			setEvalMode(t, mode.simd, mode.parallel)
+			rng := rand.New(rand.NewPCG(9, 9))
+			const depth = 12
+			mags := make([]uint64, chunkSize)
+			found := new(words)
+			for j := range mags {
+				// Bit 5 always set, bit 3 never, the rest random; a few
+				// members absent, and the last block mostly empty.
+				mags[j] = rng.Uint64N(1<<depth)&^(1<<3) | 1<<5
+				if rng.IntN(10) > 0 && (j < chunkSize/2 || rng.IntN(500) == 0) {
+					found[j>>6] |= 1 << (j & 63)
+				}
+			}
+			pcs := planesOf(mags, depth)
+			require.Equal(t, fullWords, pcs[5].w, "plane 5 is full")
+			require.Nil(t, pcs[3], "plane 3 is empty")
+			rs := new(rangeScratch)
+			get := func() *words { return new(words) }
+			bounds := [][2]uint64{{0, 1<<depth - 1}, {32, 32}, {40, 40}, {31, 33}, {0, 31}, {32, 4095},
+				{100, 200}, {8, 8}, {37, 45}, {1 << 11, 1<<11 + 1<<5}, {0, 0}, {4095, 4095}}
+			for range 30 {
+				a := rng.Uint64N(1 << depth)
+				bounds = append(bounds, [2]uint64{a, a + rng.Uint64N(1<<depth-a)})
+			}
+			for _, bd := range bounds {
+				a, b := bd[0], bd[1]
+				want := new(words)
+				for j, m := range mags {
+					if found[j>>6]>>(j&63)&1 == 1 && a <= m && m <= b {
+						want[j>>6] |= 1 << (j & 63)
+					}
+				}
+				out := new(words)
+				rs.magRangeInto(out, found, nil, pcs, get, a, b)
+				for j := range out {
+					if out[j] != want[j] {
+						require.Failf(t, "mismatch", "[%d, %d] members %d..%d: got %064b, want %064b", a, b, 64*j, 64*j+63, out[j], want[j])
+					}
+				}
+				assert.Equal(t, popcount(want), rs.magRangeInto(nil, found, nil, pcs, get, a, b), "count of [%d, %d]", a, b)
+			}
+		})
+	}
+}
+
+// planesOf builds the plane containers of magnitudes as the index holds
+// them: arrays when sparse, absent when empty, the shared full chunk.
+func planesOf(mags []uint64, depth int) []*container {
+	planes := make([]*words, depth)
+	for i := range planes {
+		planes[i] = new(words)
+	}
+	for j, m := range mags {
+		for ; m != 0; m &= m - 1 {
+			planes[bits.TrailingZeros64(m)][j>>6] |= 1 << (j & 63)
+		}
+	}
+	pcs := make([]*container, depth)
+	for i, w := range planes {
+		pcs[i] = containerFromWords(0, w, popcount(w))
+	}
+	return pcs
+}
+
+// TestMagRangeAgainstScanGo is TestMagRangeAgainstScan on the Go kernels.
+func TestMagRangeAgainstScanGo(t *testing.T) {
+	setEvalMode(t, false, false)
+	TestMagRangeAgainstScan(t)
+}
