@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
@@ -216,4 +217,213 @@ func planesOf(mags []uint64, depth int) []*container {
 func TestMagRangeAgainstScanGo(t *testing.T) {
 	setEvalMode(t, false, false)
 	TestMagRangeAgainstScan(t)
+}
+
+// rangeFixture is refData over n members with two more int fields for the
+// edge cases: full, which every one of the n members has (signed, edges
+// included), and none, declared but empty.
+func rangeFixture(t *testing.T, n uint32) (*Index, *refModel) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(21, 5))
+	ix, ref := refData(t, rng, n)
+	require.NoError(t, ix.Update(func(tx *Tx) error {
+		require.NoError(t, tx.Declare("full", KindInt))
+		require.NoError(t, tx.Declare("none", KindInt))
+		ref.ints["full"], ref.ints["none"] = &refCol[*int64]{}, &refCol[*int64]{}
+		vals := make([]int64, n)
+		for i := range vals {
+			switch rng.IntN(8) {
+			case 0:
+				vals[i] = math.MinInt64
+			case 1:
+				vals[i] = math.MaxInt64
+			case 2:
+				vals[i] = -1
+			case 3:
+				vals[i] = rng.Int64() - rng.Int64()
+			default:
+				vals[i] = rng.Int64N(200_000) - 100_000
+			}
+			ref.ints["full"].set(uint32(i), ptr(vals[i]))
+		}
+		require.NoError(t, tx.ReplaceIntColumn("full", vals, nil))
+		return nil
+	}))
+	return ix, ref
+}
+
+// rangePlan makes a random plan of the shapes the planner fuses or folds —
+// two comparisons on one field, a comparison and a negated one, has() and a
+// negated comparison, IN lists, !=, ranges within a tag — with constants at
+// the int64 edges and around 0 as often as anywhere else.
+func rangePlan(rng *rand.Rand) *Plan {
+	f := []string{"small", "wide", "age", "full", "none"}[rng.IntN(5)]
+	c := func() int64 {
+		switch rng.IntN(9) {
+		case 0:
+			return math.MinInt64
+		case 1:
+			return math.MaxInt64
+		case 2:
+			return math.MinInt64 + 1
+		case 3:
+			return math.MaxInt64 - 1
+		case 4:
+			return rng.Int64N(5) - 2
+		case 5:
+			return rng.Int64() - rng.Int64()
+		}
+		return rng.Int64N(2401) - 1200
+	}
+	a, b := c(), c()
+	if rng.IntN(5) > 0 && a > b {
+		a, b = b, a
+	}
+	op := func() Op { return Op(1 + rng.IntN(6)) }
+	in := func() *Plan {
+		vals := []int64{a, b, a + 1, c()}
+		return IntIn(f, vals[:1+rng.IntN(len(vals))]...)
+	}
+	switch rng.IntN(12) {
+	case 0:
+		return And(Cmp(f, Ge, a), Cmp(f, Le, b))
+	case 1:
+		return And(Not(Cmp(f, Lt, a)), Cmp(f, Le, b))
+	case 2:
+		return And(Has(f), Not(Cmp(f, op(), a)))
+	case 3:
+		return And(Cmp(f, op(), a), Not(Has(f)))
+	case 4:
+		return And(Cmp(f, op(), a), Not(Cmp(f, op(), b)), Not(in()))
+	case 5:
+		return And(Not(Cmp(f, Lt, a)), Not(Cmp(f, Gt, b)))
+	case 6:
+		return in()
+	case 7:
+		return Not(in())
+	case 8:
+		return Cmp(f, Ne, a)
+	case 9:
+		return And(Tag([]string{"dense", "sparse", "clustered"}[rng.IntN(3)]), Between(f, a, b))
+	case 10:
+		return Or(Between(f, a, b), Cmp(f, op(), c()))
+	}
+	return And(Between(f, a, b), Not(in()), Has(f))
+}
+
+// TestRangePlansAllModes checks range plans against the reference on every
+// kernel and with evaluation spread over goroutines or not: counts, IDs,
+// bitmaps, pages, and the stats of a field over the audience.
+func TestRangePlansAllModes(t *testing.T) {
+	// Three chunks and a far one: enough for two workers taking turns.
+	ix, ref := rangeFixture(t, 2*chunkSize+777)
+	v := ix.View()
+	rng := rand.New(rand.NewPCG(3, 3))
+	plans := make([]*Plan, scaled(60))
+	wants := make([][]uint32, len(plans))
+	for i := range plans {
+		plans[i] = rangePlan(rng)
+		wants[i] = ref.eval(plans[i], 0)
+	}
+	for _, mode := range evalModes {
+		t.Run(mode.name, func(t *testing.T) {
+			setEvalMode(t, mode.simd, mode.parallel)
+			for i, p := range plans {
+				msg := fmt.Sprintf("plan %d: %v", i, p)
+				checkPlanAgainst(t, v, p, wants[i], msg)
+				if i%4 == 0 {
+					checkStats(t, v, ref, p, wants[i], "full", msg)
+				}
+			}
+		})
+	}
+}
+
+// checkStats compares IntStats of field over p with a sum worked out from
+// the reference members want.
+func checkStats(t *testing.T, v *View, ref *refModel, p *Plan, want []uint32, field, msg string) {
+	t.Helper()
+	var st IntStats
+	var sum int128
+	st.Min, st.Max = math.MaxInt64, math.MinInt64
+	for _, id := range want {
+		px := ref.ints[field].get(id)
+		if px == nil {
+			continue
+		}
+		x := *px
+		st.Count++
+		if x < 0 {
+			var neg int128
+			neg.addShifted(uint64(-x), 0)
+			sum.sub(neg)
+		} else {
+			sum.addShifted(uint64(x), 0)
+		}
+		st.Min, st.Max = min(st.Min, x), max(st.Max, x)
+	}
+	got, err := v.IntStats(p, field)
+	if st.Count == 0 {
+		require.NoError(t, err, msg)
+		assert.Equal(t, IntStats{}, got, msg)
+		return
+	}
+	s, fits := sum.int64()
+	if !fits {
+		assert.ErrorIs(t, err, ErrOverflow, msg)
+		return
+	}
+	st.Sum = s
+	require.NoError(t, err, msg)
+	assert.Equal(t, st, got, "stats of %s over %s", field, msg)
+}
+
+// TestPlannerFusesRanges checks the plans the planner is meant to turn into
+// a single range scan do become one, with the bounds worked out by hand.
+func TestPlannerFusesRanges(t *testing.T) {
+	ix, _ := rangeFixture(t, 2000)
+	v := ix.View()
+	for _, tc := range []struct {
+		p    *Plan
+		want []valRange
+	}{
+		{And(Cmp("age", Ge, 18), Cmp("age", Le, 35)), []valRange{{18, 35}}},
+		{And(Not(Cmp("age", Lt, 18)), Cmp("age", Le, 35)), []valRange{{18, 35}}},
+		{And(Has("age"), Not(Cmp("age", Lt, 18))), []valRange{{18, math.MaxInt64}}},
+		{And(Cmp("age", Gt, 10), Not(IntIn("age", 20, 21, 30))), []valRange{{11, 19}, {22, 29}, {31, math.MaxInt64}}},
+		{Cmp("age", Ne, 5), []valRange{{math.MinInt64, 4}, {6, math.MaxInt64}}},
+		{IntIn("wide", math.MaxInt64, math.MinInt64, math.MaxInt64-1), []valRange{{math.MinInt64, math.MinInt64}, {math.MaxInt64 - 1, math.MaxInt64}}},
+	} {
+		pr, err := v.prepare(tc.p)
+		require.NoError(t, err)
+		if assert.Equal(t, xRange, pr.root.kind, "%v", tc.p) {
+			assert.Equal(t, tc.want, pr.root.ranges, "%v", tc.p)
+		}
+	}
+	for _, p := range []*Plan{
+		And(Cmp("age", Gt, 10), Not(Has("age"))),
+		And(Cmp("age", Ge, 40), Not(Cmp("age", Gt, 20))),
+		And(Has("age"), Not(Cmp("age", Ge, math.MinInt64))),
+	} {
+		pr, err := v.prepare(p)
+		require.NoError(t, err)
+		assert.Equal(t, xEmpty, pr.root.kind, "%v is empty", p)
+	}
+	pr, err := v.prepare(And(Has("age"), Not(Cmp("age", Lt, math.MinInt64))))
+	require.NoError(t, err)
+	assert.Equal(t, xLeaf, pr.root.kind, "a range of every value is has()")
+}
+
+// TestPropertyParallel runs the reference property tests with evaluation
+// spread over goroutines even on a few chunks, on each kernel.
+func TestPropertyParallel(t *testing.T) {
+	for _, mode := range evalModes[1:3] {
+		t.Run(mode.name, func(t *testing.T) {
+			setEvalMode(t, mode.simd, mode.parallel)
+			TestPropertyTopNAndStats(t)
+			if !raceEnabled {
+				TestPropertyAgainstReference(t)
+			}
+		})
+	}
 }
