@@ -319,7 +319,7 @@ func TestRangePlansAllModes(t *testing.T) {
 	ix, ref := rangeFixture(t, 2*chunkSize+777)
 	v := ix.View()
 	rng := rand.New(rand.NewPCG(3, 3))
-	plans := make([]*Plan, scaled(60))
+	plans := make([]*Plan, scaled(48))
 	wants := make([][]uint32, len(plans))
 	for i := range plans {
 		plans[i] = rangePlan(rng)
