@@ -325,6 +325,17 @@ func (cp *chunkPlanes) load(s *bsi, k int, get func() *words) bool {
 	return true
 }
 
+// forget drops cp's references to an index's chunks, so that a runner kept
+// for later queries does not pin a version the host has let go.
+func (cp *chunkPlanes) forget() {
+	cp.exist, cp.sign, cp.get = nil, nil, nil
+	clear(cp.pcs[:cap(cp.pcs)])
+	clear(cp.planes[:cap(cp.planes)])
+	if cp.rs != nil {
+		clear(cp.rs.planes[:cap(cp.rs.planes)])
+	}
+}
+
 // expandPlanes fills cp.planes with every plane as words, for the stats
 // kernels that read them all.
 func (cp *chunkPlanes) expandPlanes() {

@@ -112,8 +112,13 @@ func evalChunks(n, workers int, fn func(w int, r *runner, lo, hi int)) {
 // kernel's blocks) from one query to the next.
 var runners = sync.Pool{New: func() any { return new(runner) }}
 
-func getRunner() *runner  { return runners.Get().(*runner) }
-func putRunner(r *runner) { runners.Put(r) }
+func getRunner() *runner { return runners.Get().(*runner) }
+
+// putRunner returns r to the pool without its references to the index.
+func putRunner(r *runner) {
+	r.cp.forget()
+	runners.Put(r)
+}
 
 func allLeaves(xs []*xnode) bool {
 	for _, x := range xs {
