@@ -101,6 +101,13 @@ type Options struct {
 	// Log receives a line per case and implementation as it is measured.
 	// Nil means no log.
 	Log io.Writer
+	// Skip names peers not to load or run (DuckDB at a size where it would
+	// take hours, say). The reference is never skipped.
+	Skip []string
+}
+
+func (o Options) skips(impl string) bool {
+	return impl != Reference && slices.Contains(o.Skip, impl)
 }
 
 func (o Options) withDefaults() Options {
@@ -198,6 +205,10 @@ func (r *Runner) Loads(ctx context.Context, suite string, members int, loads []L
 		if err := ctx.Err(); err != nil {
 			return ok, err
 		}
+		if r.opt.skips(l.Impl) {
+			fmt.Fprintf(r.opt.Log, "%s/load %d: %s skipped\n", suite, members, l.Impl)
+			continue
+		}
 		fmt.Fprintf(r.opt.Log, "%s/load %d: %s\n", suite, members, l.Impl)
 		before := settledHeap()
 		start := time.Now()
@@ -252,6 +263,10 @@ func (r *Runner) Run(ctx context.Context, c Case) error {
 	for i, im := range c.Impls {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if i > 0 && r.opt.skips(im.Name) {
+			fmt.Fprintf(r.opt.Log, "%s/%s %d: %s skipped\n", c.Suite, c.Name, c.Members, im.Name)
+			continue
 		}
 		fmt.Fprintf(r.opt.Log, "%s/%s %d: warm-up %s\n", c.Suite, c.Name, c.Members, im.Name)
 		settledHeap()
