@@ -2,6 +2,7 @@ package identity
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -59,10 +60,11 @@ const (
 type kindRule struct {
 	Kind
 	norm      Normalizer
-	window    uint32 // seconds; 0 = ever
-	counter   int    // index of the per-person counter, or -1
-	complex   bool   // limited, but counted by walking the person (window or per scope)
-	bit       uint32 // violation-mask bit of a limited kind, else 0
+	builtin   builtinNorm // which built-in norm is, if any
+	window    uint32      // seconds; 0 = ever
+	counter   int         // index of the per-person counter, or -1
+	complex   bool        // limited, but counted by walking the person (window or per scope)
+	bit       uint32      // violation-mask bit of a limited kind, else 0
 	blocked   map[string]struct{}
 	patterns  []*regexp.Regexp
 	blockedNm []string // normalised blocked values, sorted as given, for the snapshot check
@@ -122,6 +124,7 @@ func compile(cfg Config) (*compiled, error) {
 		if kr.norm == nil {
 			kr.norm = NormalizeToken
 		}
+		kr.builtin = builtinOf(kr.norm)
 		switch {
 		case k.Limit < 0:
 			return nil, fmt.Errorf("%s: negative Limit %d", where, k.Limit)
@@ -180,6 +183,35 @@ func compile(cfg Config) (*compiled, error) {
 		c.kinds = append(c.kinds, kr)
 	}
 	return c, nil
+}
+
+// builtinNorm names a normaliser of this package. They are called
+// directly rather than through the guard against panics that host code
+// needs, which also lets the compiler see the call.
+type builtinNorm uint8
+
+const (
+	normHost builtinNorm = iota
+	normToken
+	normLower
+	normEmail
+	normCNMobile
+)
+
+// builtinOf tells which built-in normaliser fn is. Functions are not
+// comparable in Go; their code pointers are, and a top-level function has
+// exactly one.
+func builtinOf(fn Normalizer) builtinNorm {
+	pc := reflect.ValueOf(fn).Pointer()
+	for _, b := range []struct {
+		fn Normalizer
+		b  builtinNorm
+	}{{NormalizeToken, normToken}, {NormalizeLower, normLower}, {NormalizeEmail, normEmail}, {NormalizeCNMobile, normCNMobile}} {
+		if reflect.ValueOf(b.fn).Pointer() == pc {
+			return b.b
+		}
+	}
+	return normHost
 }
 
 // kind finds a kind by name. A scan beats a map for the dozen kinds a

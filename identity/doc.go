@@ -11,7 +11,9 @@
 // source and time) and returns a Result: the PersonID, whether it was
 // created, what was attached, which persons were merged into it, what was
 // dropped to respect a limit and what was rejected as blocked or invalid.
-// ObserveBatch does the same for many, faster.
+// ObserveBatch does the same for many, faster. For bulk loads and replays,
+// a Batch holds observations in compact columns and Resolve resolves them,
+// returning each one's person and a Summary of counts rather than Results.
 //
 // Resolution follows the flat matching of Segment's identity resolution:
 // no known identifier starts a person; identifiers of one person are
@@ -60,9 +62,11 @@
 // # Concurrency and costs
 //
 // A Resolver is safe for concurrent use. One lock serialises mutations
-// (Observe, ObserveBatch, splits, Erase, Unblock); values are normalised
-// before it is taken, and ObserveBatch normalises the next 256
-// observations on another goroutine while the current ones resolve.
+// (Observe, ObserveBatch, Resolve, splits, Erase, Unblock); values are
+// normalised before it is taken. ObserveBatch and Resolve normalise chunks
+// of 256 observations on up to GOMAXPROCS goroutines, ahead of the chunk
+// being resolved in order on the caller's goroutine, and take the lock
+// once per chunk so lookups interleave with a bulk load.
 // Lookups share a read lock and run in parallel. Results depend only on
 // the order of observations, never on scheduling or hash seeds.
 //

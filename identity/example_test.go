@@ -1,6 +1,7 @@
 package identity_test
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -162,4 +163,53 @@ func ExampleNormalizeCNMobile() {
 	// "0086 13800138000" "13800138000" <nil>
 	// "１３８００１３８０００" "13800138000" <nil>
 	// "12345678901" "" not a mobile number (want 1[3-9] then 9 digits)
+}
+
+// A bulk load reads observations into a Batch, which holds them in a few
+// columns rather than millions of small structs, and resolves them in one
+// call. Persons come back per observation; a bad line is reported by its
+// position and the rest still load.
+func ExampleResolver_Resolve() {
+	r, err := identity.New(identity.Config{Kinds: identity.DefaultKinds()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	lines := [][3]string{ // event, kind, value: as a host's export might hold them
+		{"pos-1", identity.KindMemberCard, "M0001"},
+		{"pos-2", identity.KindPhone, "138 0013 8000"},
+		{"pos-3", "fax", "010-1234"},
+		{"pos-4", identity.KindPhone, "+86 13800138000"},
+	}
+	var b identity.Batch
+	for _, l := range lines {
+		o := identity.Observation{EventID: l[0], Source: "pos", Time: at,
+			Identifiers: []identity.Identifier{{Kind: l[1], Value: l[2]}}}
+		if err := b.Add(o); err != nil {
+			log.Fatal(err)
+		}
+	}
+	persons := make([]identity.PersonID, b.Len())
+	sum, err := r.Resolve(&b, persons)
+	var be *identity.BatchError
+	if errors.As(err, &be) {
+		for _, e := range be.Errors {
+			fmt.Println("skipped:", e)
+		}
+	}
+	for i, p := range persons {
+		if p == identity.NoPerson {
+			fmt.Println(lines[i][0], "-> none")
+			continue
+		}
+		fmt.Println(lines[i][0], "-> person", p)
+	}
+	fmt.Printf("created %d, resolved %d, failed %d\n", sum.Created, sum.Observations, sum.Failed)
+	// Output:
+	// skipped: observation 2 (event "pos-3"): identifier 0: "fax": unknown identifier kind
+	// pos-1 -> person 0
+	// pos-2 -> person 1
+	// pos-3 -> none
+	// pos-4 -> person 1
+	// created 2, resolved 3, failed 1
 }

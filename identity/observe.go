@@ -21,22 +21,9 @@ func (r *Resolver) Observe(o Observation) (Result, error) {
 		return res, err
 	}
 	r.mu.Lock()
-	err := r.resolveLocked(p, o.Identifiers, &res)
+	_, err := r.resolveLocked(p, o.Identifiers, &res)
 	r.unlockAndDeliver()
 	return res, err
-}
-
-// batchChunk bounds how long a batch holds the lock at a time, so lookups
-// interleave with a bulk load.
-const batchChunk = 256
-
-// chunkWork is one chunk of a batch on its way through the pipeline.
-type chunkWork struct {
-	start, end int
-	preps      [batchChunk]*prepared
-	errs       [batchChunk]error
-	local      [batchChunk]Result
-	res        []Result
 }
 
 // ObserveBatch resolves observations in order, with the same results as
@@ -46,68 +33,45 @@ type chunkWork struct {
 // returned *BatchError reports the failures.
 //
 // Normalising needs no lock, so a batch of more than 256 observations
-// normalises the next chunk on another goroutine while the current one is
-// resolved, using two cores.
+// normalises the chunks ahead on every core while the current one is
+// resolved. Resolve does the same for observations held in a Batch,
+// faster still, when only each observation's person is wanted.
 func (r *Resolver) ObserveBatch(obs []Observation, results []Result) error {
 	if results != nil && len(results) < len(obs) {
 		return fmt.Errorf("observe batch: %d results for %d observations", len(results), len(obs))
 	}
 	var be BatchError
-	prepare := func(w *chunkWork) {
-		w.res = w.local[:w.end-w.start]
-		if results != nil {
-			w.res = results[w.start:w.end]
+	resultOf := func(i int) *Result {
+		if results == nil {
+			return nil // nobody reads the details: do not build them
 		}
-		for i := w.start; i < w.end; i++ {
-			j := i - w.start
-			w.res[j] = Result{Person: NoPerson}
-			w.preps[j] = r.getPrep()
-			w.errs[j] = r.prepare(&obs[i], w.preps[j], &w.res[j])
-		}
+		return &results[i]
 	}
-	resolve := func(w *chunkWork) {
+	r.pipeline(len(obs), func(w *chunkWork) {
+		for i := w.start; i < w.end; i++ {
+			res := resultOf(i)
+			if res != nil {
+				*res = Result{Person: NoPerson}
+			}
+			w.errs[i-w.start] = r.prepare(&obs[i], &w.preps[i-w.start], res)
+		}
+	}, func(w *chunkWork) {
 		r.mu.Lock()
+		r.lookAhead(w)
 		for i := w.start; i < w.end; i++ {
 			j := i - w.start
 			if w.errs[j] == nil {
-				w.errs[j] = r.resolveLocked(w.preps[j], obs[i].Identifiers, &w.res[j])
+				_, w.errs[j] = r.resolveLocked(&w.preps[j], obs[i].Identifiers, resultOf(i))
 			}
 		}
 		r.unlockAndDeliver()
-		for i := w.start; i < w.end; i++ {
-			j := i - w.start
-			r.putPrep(w.preps[j])
-			w.preps[j] = nil
+		for j := range w.end - w.start {
 			if w.errs[j] != nil {
-				be.add(i, w.errs[j])
+				be.add(w.start+j, w.errs[j])
 				w.errs[j] = nil
 			}
 		}
-	}
-	if len(obs) <= batchChunk {
-		w := &chunkWork{start: 0, end: len(obs)}
-		prepare(w)
-		resolve(w)
-	} else {
-		// Two chunks alternate: one being normalised, one being resolved.
-		free := make(chan *chunkWork, 2)
-		free <- new(chunkWork)
-		free <- new(chunkWork)
-		ready := make(chan *chunkWork, 1)
-		go func() {
-			defer close(ready)
-			for start := 0; start < len(obs); start += batchChunk {
-				w := <-free
-				w.start, w.end = start, min(start+batchChunk, len(obs))
-				prepare(w)
-				ready <- w
-			}
-		}()
-		for w := range ready {
-			resolve(w)
-			free <- w
-		}
-	}
+	})
 	if be.Failed > 0 {
 		return &be
 	}

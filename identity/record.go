@@ -83,9 +83,18 @@ func mkEntry(st, id uint32) uint32 {
 }
 
 // alloc reserves a zeroed record of the given size and returns its
-// offset, or noRec when the log is full.
+// offset, or noRec when the log is full. Nothing is ever written past a
+// chunk's length, so the words a record takes are zero already.
 func (l *evlog) alloc(words int) uint32 {
 	last := len(l.chunks) - 1
+	if last >= 0 {
+		if c := l.chunks[last]; len(c)+words <= cap(c) {
+			off := uint32(last)<<logChunkBits | uint32(len(c))
+			l.chunks[last] = c[:len(c)+words]
+			l.end = off + uint32(words)
+			return off
+		}
+	}
 	if last < 0 || len(l.chunks[last])+words > logChunk {
 		if uint64(len(l.chunks)+1)*logChunk > maxLogWords {
 			return noRec
@@ -93,9 +102,9 @@ func (l *evlog) alloc(words int) uint32 {
 		l.chunks = append(l.chunks, nil)
 		last++
 	}
-	c := growChunk(l.chunks[last], words, logChunk)
+	c := growChunk(l.chunks[last], words, logChunk, last > 0)
 	off := uint32(last)<<logChunkBits | uint32(len(c))
-	l.chunks[last] = append(c, make([]uint32, words)...)
+	l.chunks[last] = c[:len(c)+words]
 	l.end = off + uint32(words)
 	return off
 }
@@ -107,6 +116,9 @@ func (l *evlog) rec(off uint32) rec {
 	h := c[i]
 	return rec(c[i : i+uint32(recWords(int(h>>22&0xFF), int(h>>14&0xFF)))])
 }
+
+// word returns the first word of the record at off.
+func (l *evlog) word(off uint32) uint32 { return l.chunks[off>>logChunkBits][off&(logChunk-1)] }
 
 // following returns the offset of the record after the one at off,
 // skipping padding, or l.end.
@@ -131,14 +143,17 @@ func (l *evlog) bytes() int64 {
 	return n
 }
 
-// write fills a fresh record.
+// writeRec fills a fresh record, whose words are zero.
 func writeRec(r rec, n, evLen int, source, t uint32, eventID string) {
 	r[0] = tagLive<<30 | uint32(n)<<22 | uint32(evLen)<<14 | source
 	r[1] = noRec
 	r[2] = t
 	words := r[len(r)-(evLen+3)/4:]
-	clear(words)
-	for i := 0; i < evLen; i++ {
+	i := 0
+	for ; i+4 <= evLen; i += 4 {
+		words[i/4] = uint32(eventID[i]) | uint32(eventID[i+1])<<8 | uint32(eventID[i+2])<<16 | uint32(eventID[i+3])<<24
+	}
+	for ; i < evLen; i++ {
 		words[i/4] |= uint32(eventID[i]) << (8 * (i % 4))
 	}
 }

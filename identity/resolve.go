@@ -38,6 +38,9 @@ type scratch struct {
 	pcs    []pcount
 	keys   []keyTotal
 	losers []uint32
+
+	laHash  []uint64 // lookAhead's hashes of a chunk's identifiers
+	laIdent []uint32 // and what their probes found
 }
 
 // pinfo is a person of P.
@@ -355,10 +358,21 @@ func (r *Resolver) dropsBefore(a, b *cand) bool {
 	return bytes.Compare(a.val, b.val) > 0
 }
 
+// outcome is what resolving one observation did: Result without the
+// details, for callers that only count.
+type outcome struct {
+	person   uint32 // the survivor, or noPerson if the observation failed
+	created  bool
+	attached int
+	merged   int
+	dropped  int
+	rejected int
+}
+
 // commit applies a decision to record off: it creates or picks the
-// survivor, merges, attaches and writes the record's entries. It returns
-// the survivor. res may be nil (replay).
-func (r *Resolver) commit(cs []cand, off, t, viol uint32, res *Result, eventID string) uint32 {
+// survivor, merges, attaches and writes the record's entries. res may be
+// nil when only the outcome is wanted (a replay, a bulk load).
+func (r *Resolver) commit(cs []cand, off, t, viol uint32, res *Result, eventID string) outcome {
 	sc := &r.sc
 	surv, born := noPerson, uint32(0)
 	for i := range sc.ps {
@@ -387,48 +401,53 @@ func (r *Resolver) commit(cs []cand, off, t, viol uint32, res *Result, eventID s
 	}
 	rc := r.log.rec(off)
 	ents := rc.entries()
-	attached := 0
+	out := outcome{person: surv, created: created, merged: len(sc.losers)}
 	for i := range cs {
 		c := &cs[i]
 		if c.dropped {
 			ents[c.index] = mkEntry(stDropped, c.id)
 			r.dropRefs[c.id] = append(r.dropRefs[c.id], off)
+			out.dropped++
 			continue
 		}
 		ents[c.index] = mkEntry(stLinked, c.id)
 		xi := r.ids.at(c.id)
 		if xi.person != surv {
 			r.attach(surv, c.id)
-			attached++
+			out.attached++
 		}
-		r.touch(c.id, t, false)
+		if r.cfg.kinds[c.kind].window > 0 {
+			r.touch(c.id, t, false)
+		}
 	}
 	if viol != 0 || r.replay != nil {
 		r.setViol(off, viol)
 	}
 	r.appendEvidence(surv, off)
-	if res == nil {
-		return surv
-	}
-	res.Person = PersonID(surv)
-	res.Created = created
-	res.Attached = attached
-	if len(sc.losers) > 0 {
-		res.Merged = make([]PersonID, len(sc.losers))
+	var losers []PersonID
+	if len(sc.losers) > 0 && (res != nil || r.replay == nil && r.nsubs.Load() > 0) {
+		losers = make([]PersonID, len(sc.losers))
 		for i, l := range sc.losers {
-			res.Merged[i] = PersonID(l)
+			losers[i] = PersonID(l)
 		}
 	}
-	for i := range cs {
-		if c := &cs[i]; c.dropped {
-			res.Dropped = append(res.Dropped, Drop{
-				Identifier: Identifier{Kind: r.cfg.kinds[c.kind].Name, Scope: c.scope, Value: string(c.val)},
-				Limits:     r.cfg.limitNames(c.lim),
-			})
+	if res != nil {
+		res.Person = PersonID(surv)
+		res.Created = created
+		res.Attached = out.attached
+		res.Merged = losers
+		for i := range cs {
+			if c := &cs[i]; c.dropped {
+				res.Dropped = append(res.Dropped, Drop{
+					Identifier: Identifier{Kind: r.cfg.kinds[c.kind].Name, Scope: c.scope, Value: string(c.val)},
+					Limits:     r.cfg.limitNames(c.lim),
+				})
+			}
 		}
 	}
-	if len(sc.losers) > 0 && r.nsubs.Load() > 0 {
-		ch := Change{Kind: Merged, EventID: eventID, Time: time.Unix(int64(t), 0).UTC(), Survivor: res.Person, Losers: res.Merged}
+	// A replay reports one Split change for the whole, not its merges.
+	if len(sc.losers) > 0 && r.replay == nil && r.nsubs.Load() > 0 {
+		ch := Change{Kind: Merged, EventID: eventID, Time: time.Unix(int64(t), 0).UTC(), Survivor: PersonID(surv), Losers: losers}
 		for i := range cs {
 			if !cs[i].dropped {
 				ch.Identifiers = append(ch.Identifiers, r.identifier(cs[i].id))
@@ -436,11 +455,13 @@ func (r *Resolver) commit(cs []cand, off, t, viol uint32, res *Result, eventID s
 		}
 		r.pending = append(r.pending, ch)
 	}
-	return surv
+	return out
 }
 
-// resolveLocked resolves a prepared observation; r.mu is held.
-func (r *Resolver) resolveLocked(p *prepared, given []Identifier, res *Result) error {
+// resolveLocked resolves a prepared observation; r.mu is held. given is
+// the observation's identifiers as given, for res.Rejected; res may be nil.
+func (r *Resolver) resolveLocked(p *prepared, given []Identifier, res *Result) (outcome, error) {
+	out := outcome{person: noPerson, rejected: p.rejected}
 	obsErr := func(err error) error {
 		return &ObservationError{EventID: p.eventID, Identifier: -1, Err: err}
 	}
@@ -451,8 +472,9 @@ func (r *Resolver) resolveLocked(p *prepared, given []Identifier, res *Result) e
 		c.ns = r.nsCached(c.kind, c.scope)
 		c.id, c.person = noIdent, noPerson
 		if c.ns != noNS {
-			c.id = r.findIdent(c.ns, c.hash, c.val)
+			c.id, c.slot = r.findSlot(c.ns, c.hash, c.val)
 		} else {
+			c.slot = slotHint{slot: -1}
 			newNS++
 		}
 		if c.id == noIdent {
@@ -461,7 +483,9 @@ func (r *Resolver) resolveLocked(p *prepared, given []Identifier, res *Result) e
 		}
 		switch xp := r.ids.at(c.id).person; xp {
 		case blockedIdent:
-			res.Rejected = append(res.Rejected, Rejection{Index: c.index, Identifier: given[c.index], Err: errBlockSplit})
+			if res != nil {
+				res.Rejected = append(res.Rejected, Rejection{Index: c.index, Identifier: given[c.index], Err: errBlockSplit})
+			}
 			c.dropped = true // marks it for removal below
 			blocked++
 		case noPerson:
@@ -471,25 +495,26 @@ func (r *Resolver) resolveLocked(p *prepared, given []Identifier, res *Result) e
 	}
 	if blocked > 0 {
 		cs = slices.DeleteFunc(cs, func(c cand) bool { return c.dropped })
+		out.rejected += blocked
 	}
 	if len(cs) == 0 {
-		return obsErr(ErrNoIdentifier)
+		return out, obsErr(ErrNoIdentifier)
 	}
 	src, ok := r.source(p.source)
 	switch {
 	case !ok:
-		return obsErr(fmt.Errorf("more than %d sources: %w", maxSources, ErrFull))
+		return out, obsErr(fmt.Errorf("more than %d sources: %w", maxSources, ErrFull))
 	case int(r.ids.len())+newIDs > maxIdents:
-		return obsErr(fmt.Errorf("identifiers: %w", ErrFull))
+		return out, obsErr(fmt.Errorf("identifiers: %w", ErrFull))
 	case r.persons.len() >= erasedIdent-1:
-		return obsErr(fmt.Errorf("persons: %w", ErrFull))
+		return out, obsErr(fmt.Errorf("persons: %w", ErrFull))
 	case len(r.nsKind)+newNS > maxNamespaces:
-		return obsErr(fmt.Errorf("scopes: %w", ErrFull))
+		return out, obsErr(fmt.Errorf("scopes: %w", ErrFull))
 	}
 	words := recWords(len(cs), len(p.eventID))
 	off := r.log.alloc(words)
 	if off == noRec {
-		return obsErr(fmt.Errorf("evidence log: %w", ErrFull))
+		return out, obsErr(fmt.Errorf("evidence log: %w", ErrFull))
 	}
 	writeRec(r.log.view(off, words), len(cs), len(p.eventID), src, p.t, p.eventID)
 	r.log.live++
@@ -503,13 +528,14 @@ func (r *Resolver) resolveLocked(p *prepared, given []Identifier, res *Result) e
 	for i := range cs {
 		c := &cs[i]
 		if c.id == noIdent {
-			c.id = r.newIdent(c.ns, c.hash, c.val)
+			c.id = r.newIdent(c.ns, c.hash, c.val, c.slot)
 		}
 		c.index = i // now the entry's slot in the record
 	}
-	r.commit(cs, off, p.t, viol, res, p.eventID)
+	done := r.commit(cs, off, p.t, viol, res, p.eventID)
+	done.rejected = out.rejected
 	if p.eventID != "" {
-		r.eventInsert(off, r.eventHashString(p.eventID))
+		r.eventInsert(off, p.evHash)
 	}
-	return nil
+	return done, nil
 }

@@ -105,7 +105,7 @@ type Resolver struct {
 	livePersons int
 
 	nsCache  [64]nsCacheEntry
-	srcCache [4]srcCacheEntry
+	srcCache [8]srcCacheEntry
 	srcNext  int
 
 	sc     scratch
@@ -119,6 +119,8 @@ type Resolver struct {
 	pending   []Change
 
 	prepPool sync.Pool
+	workPool sync.Pool
+	sink     uint64 // what lookAhead loaded, so that the loads are kept
 }
 
 type nsKey struct {
@@ -169,20 +171,29 @@ type cand struct {
 	voff  int // val's offset in the prepared buffer, until it is stable
 
 	ns      uint32
-	id      uint32 // identifier number, or noIdent if never stored
-	person  uint32 // live person holding it, or noPerson
-	pi      int    // index in scratch.ps, or -1
+	slot    slotHint // where to insert it when it is new
+	id      uint32   // identifier number, or noIdent if never stored
+	person  uint32   // live person holding it, or noPerson
+	pi      int      // index in scratch.ps, or -1
 	dropped bool
 	lim     uint32 // violations that dropped it
 }
 
 // prepared is an observation normalised outside the lock.
 type prepared struct {
-	eventID string
-	source  string
-	t       uint32
-	buf     []byte
-	cands   []cand
+	eventID  string
+	evHash   uint32 // eventHashString(eventID), when eventID is set
+	source   string
+	t        uint32
+	rejected int // identifiers set aside as blocked or invalid
+	buf      []byte
+	cands    []cand
+}
+
+func (p *prepared) reset() {
+	p.cands = p.cands[:0]
+	p.buf = p.buf[:0]
+	p.eventID, p.source, p.rejected = "", "", 0
 }
 
 func (r *Resolver) getPrep() *prepared {
@@ -193,9 +204,7 @@ func (r *Resolver) getPrep() *prepared {
 }
 
 func (r *Resolver) putPrep(p *prepared) {
-	p.cands = p.cands[:0]
-	p.buf = p.buf[:0]
-	p.eventID, p.source = "", ""
+	p.reset()
 	r.prepPool.Put(p)
 }
 
@@ -210,17 +219,41 @@ func unixSeconds(t time.Time) (uint32, error) {
 	return uint32(s), nil
 }
 
+// checkShape checks what an observation must be whatever the Config:
+// its event ID's length and its identifier count.
+func checkShape(eventID string, ids int) error {
+	if len(eventID) > maxEventIDLen {
+		return fmt.Errorf("event ID of %d bytes, at most %d: %w", len(eventID), maxEventIDLen, ErrBadObservation)
+	}
+	if ids > maxObsIdentifiers {
+		return fmt.Errorf("%d identifiers, at most %d: %w", ids, maxObsIdentifiers, ErrBadObservation)
+	}
+	return nil
+}
+
+// checkScope checks an identifier's scope against its kind.
+func (r *Resolver) checkScope(k uint16, scope string) error {
+	kr := &r.cfg.kinds[k]
+	switch {
+	case kr.Scoped && scope == "":
+		return fmt.Errorf("kind %q needs a scope: %w", kr.Name, ErrBadObservation)
+	case !kr.Scoped && scope != "":
+		return fmt.Errorf("kind %q takes no scope, got %q: %w", kr.Name, scope, ErrBadObservation)
+	case len(scope) > maxValueLen:
+		return fmt.Errorf("scope of %d bytes, at most %d: %w", len(scope), maxValueLen, ErrBadObservation)
+	}
+	return nil
+}
+
 // prepare checks and normalises an observation. Structural faults are
-// errors; blocked and invalid values go to res.Rejected.
+// errors; blocked and invalid values go to res.Rejected (res may be nil).
 func (r *Resolver) prepare(o *Observation, p *prepared, res *Result) error {
 	obsErr := func(i int, err error) error {
 		return &ObservationError{EventID: o.EventID, Identifier: i, Err: err}
 	}
-	if len(o.EventID) > maxEventIDLen {
-		return obsErr(-1, fmt.Errorf("event ID of %d bytes, at most %d: %w", len(o.EventID), maxEventIDLen, ErrBadObservation))
-	}
-	if len(o.Identifiers) > maxObsIdentifiers {
-		return obsErr(-1, fmt.Errorf("%d identifiers, at most %d: %w", len(o.Identifiers), maxObsIdentifiers, ErrBadObservation))
+	p.reset()
+	if err := checkShape(o.EventID, len(o.Identifiers)); err != nil {
+		return obsErr(-1, err)
 	}
 	t, err := unixSeconds(o.Time)
 	if err != nil {
@@ -233,58 +266,81 @@ func (r *Resolver) prepare(o *Observation, p *prepared, res *Result) error {
 		if !ok {
 			return obsErr(i, fmt.Errorf("%q: %w", id.Kind, ErrUnknownKind))
 		}
-		kr := &r.cfg.kinds[k]
-		switch {
-		case kr.Scoped && id.Scope == "":
-			return obsErr(i, fmt.Errorf("kind %q needs a scope: %w", id.Kind, ErrBadObservation))
-		case !kr.Scoped && id.Scope != "":
-			return obsErr(i, fmt.Errorf("kind %q takes no scope, got %q: %w", id.Kind, id.Scope, ErrBadObservation))
-		case len(id.Scope) > maxValueLen:
-			return obsErr(i, fmt.Errorf("scope of %d bytes, at most %d: %w", len(id.Scope), maxValueLen, ErrBadObservation))
+		if err := r.checkScope(k, id.Scope); err != nil {
+			return obsErr(i, err)
 		}
-		start := len(p.buf)
-		p.buf, err = r.normalize(kr, p.buf, id.Value)
-		if err != nil {
-			p.buf = p.buf[:start]
-			res.Rejected = append(res.Rejected, Rejection{Index: i, Identifier: *id, Err: err})
-			continue
-		}
-		v := p.buf[start:]
-		dup := false
-		for j := range p.cands {
-			c := &p.cands[j]
-			if c.kind == k && c.scope == id.Scope && bytes.Equal(p.buf[c.voff:c.voff+len(c.val)], v) {
-				dup = true
-				break
+		if err := r.addCand(p, k, id.Scope, id.Value, i); err != nil {
+			p.rejected++
+			if res != nil {
+				res.Rejected = append(res.Rejected, Rejection{Index: i, Identifier: *id, Err: err})
 			}
 		}
-		if dup {
-			p.buf = p.buf[:start]
-			continue
-		}
-		// Grow in place: building the struct and copying it in stalls
-		// on store forwarding.
-		if len(p.cands) == cap(p.cands) {
-			p.cands = slices.Grow(p.cands, 1)
-		}
-		p.cands = p.cands[:len(p.cands)+1]
-		c := &p.cands[len(p.cands)-1]
-		*c = cand{}
-		c.kind, c.scope, c.index, c.voff, c.val = k, id.Scope, i, start, v
 	}
+	r.sealCands(p)
+	return nil
+}
+
+// addCand normalises one identifier of kind k into p, unless it repeats
+// one already there. The error says why the value was set aside.
+func (r *Resolver) addCand(p *prepared, k uint16, scope, value string, index int) error {
+	start := len(p.buf)
+	var err error
+	p.buf, err = r.normalize(&r.cfg.kinds[k], p.buf, value)
+	if err != nil {
+		p.buf = p.buf[:start]
+		return err
+	}
+	v := p.buf[start:]
+	for j := range p.cands {
+		c := &p.cands[j]
+		if c.kind == k && c.scope == scope && bytes.Equal(p.buf[c.voff:c.voff+len(c.val)], v) {
+			p.buf = p.buf[:start]
+			return nil
+		}
+	}
+	// Grow in place: building the struct and copying it in stalls on
+	// store forwarding.
+	if len(p.cands) == cap(p.cands) {
+		p.cands = slices.Grow(p.cands, 1)
+	}
+	p.cands = p.cands[:len(p.cands)+1]
+	c := &p.cands[len(p.cands)-1]
+	*c = cand{}
+	c.kind, c.scope, c.index, c.voff, c.val = k, scope, index, start, v
+	return nil
+}
+
+// sealCands points the candidates at their final values, once the buffer
+// has stopped growing, and hashes them and the event ID: work done here
+// is done outside the lock.
+func (r *Resolver) sealCands(p *prepared) {
 	for i := range p.cands {
 		c := &p.cands[i]
 		c.val = p.buf[c.voff : c.voff+len(c.val) : c.voff+len(c.val)]
 		c.hash = r.hashKey(c.kind, c.scope, c.val)
 	}
-	return nil
+	if p.eventID != "" {
+		p.evHash = r.eventHashString(p.eventID)
+	}
 }
 
 // normalize appends the canonical value of v to dst, or returns an error
 // matching ErrBlocked or ErrInvalid.
 func (r *Resolver) normalize(kr *kindRule, dst []byte, v string) ([]byte, error) {
 	start := len(dst)
-	dst, err := callNormalizer(kr.norm, dst, v)
+	var err error
+	switch kr.builtin {
+	case normToken:
+		dst, err = NormalizeToken(dst, v)
+	case normLower:
+		dst, err = NormalizeLower(dst, v)
+	case normCNMobile:
+		dst, err = NormalizeCNMobile(dst, v)
+	case normEmail:
+		dst, err = NormalizeEmail(dst, v)
+	default:
+		dst, err = callNormalizer(kr.norm, dst, v)
+	}
 	if err != nil {
 		// "null" is no phone number, but it is a placeholder first.
 		if !kr.KeepDefaultBlocked && isDefaultJunk([]byte(strings.TrimFunc(v, unicode.IsSpace))) {
@@ -372,6 +428,9 @@ func (r *Resolver) ns(kind uint16, scope string, create bool) uint32 {
 }
 
 func (r *Resolver) source(s string) (uint32, bool) {
+	if s == "" {
+		return 0, true
+	}
 	// Observations come from a handful of sources, often alternating.
 	for i := range r.srcCache {
 		if e := &r.srcCache[i]; e.id != 0 && e.name == s {
@@ -397,36 +456,73 @@ func (r *Resolver) source(s string) (uint32, bool) {
 // findIdent returns the identifier number of (ns, val) with hash h, or
 // noIdent.
 func (r *Resolver) findIdent(ns uint32, h uint64, val []byte) uint32 {
+	x, _ := r.findSlot(ns, h, val)
+	return x
+}
+
+// A slotHint is where an identifier not found may be inserted: the first
+// free slot of its probe sequence, in the table of generation gen.
+type slotHint struct {
+	slot int // -1: none
+	gen  uint32
+}
+
+// findSlot is findIdent that also says, when (ns, val) is not stored,
+// where tableInsert may put it. The hint stays good until the table is
+// rebuilt or that slot is taken: inserts only fill free slots, so none can
+// open up earlier on the probe sequence.
+func (r *Resolver) findSlot(ns uint32, h uint64, val []byte) (uint32, slotHint) {
 	t := r.table.slots
 	mask := uint64(len(t) - 1)
 	fp := uint32(h >> 32)
+	free := -1
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := t[i]
-		if s == 0 {
-			return noIdent
-		}
-		if uint32(s>>32) == fp && s != tombSlot {
+		switch {
+		case s == 0:
+			if free < 0 {
+				free = int(i)
+			}
+			return noIdent, slotHint{free, r.table.gen}
+		case s == tombSlot:
+			if free < 0 {
+				free = int(i)
+			}
+		case uint32(s>>32) == fp:
 			id := uint32(s) - 1
 			x := r.ids.at(id)
 			if x.ns() == ns && bytes.Equal(r.arena.get(x.arenaOff()), val) {
-				return id
+				return id, slotHint{-1, 0}
 			}
 		}
 	}
 }
 
-func (r *Resolver) tableInsert(h uint64, id uint32) {
+// tableInsert stores identifier id under hash h, at the slot hint
+// suggests if it is still good.
+func (r *Resolver) tableInsert(h uint64, id uint32, hint slotHint) {
 	if (r.table.used+1)*5 > len(r.table.slots)*4 {
 		r.rehashIdents()
 	}
 	t := r.table.slots
+	entry := uint64(uint32(h>>32))<<32 | uint64(id+1)
+	if hint.slot >= 0 && hint.gen == r.table.gen {
+		if s := t[hint.slot]; s == 0 || s == tombSlot {
+			if s == 0 {
+				r.table.used++
+			}
+			t[hint.slot] = entry
+			r.table.live++
+			return
+		}
+	}
 	mask := uint64(len(t) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		if s := t[i]; s == 0 || s == tombSlot {
 			if s == 0 {
 				r.table.used++
 			}
-			t[i] = uint64(uint32(h>>32))<<32 | uint64(id+1)
+			t[i] = entry
 			r.table.live++
 			return
 		}
@@ -477,13 +573,15 @@ func (r *Resolver) rehashIdents() {
 	}
 	r.table.slots = t
 	r.table.used = r.table.live
+	r.table.gen++
 }
 
-// newIdent stores an identifier, attached to no person yet.
-func (r *Resolver) newIdent(ns uint32, h uint64, val []byte) uint32 {
+// newIdent stores an identifier, attached to no person yet, in the lookup
+// table at hint if it is still good (see findSlot).
+func (r *Resolver) newIdent(ns uint32, h uint64, val []byte, hint slotHint) uint32 {
 	id := r.ids.push(ident{person: noPerson, next: noIdent, meta: ns})
 	r.ids.at(id).setArena(r.arena.add(val, r.seenBytes(ns)))
-	r.tableInsert(h, id)
+	r.tableInsert(h, id, hint)
 	r.liveIDs++
 	return id
 }

@@ -552,10 +552,11 @@ func (d *decoder) element(tag string) error {
 		}
 		kind := r.nsKind[ns]
 		h := r.hashKey(kind, r.nsScope[ns], v)
-		if r.findIdent(uint32(ns), h, v) != noIdent {
+		found, hint := r.findSlot(uint32(ns), h, v)
+		if found != noIdent {
 			return sr.fail("identifier %s:%q twice", r.cfg.kinds[kind].Name, v)
 		}
-		x := r.newIdent(uint32(ns), h, v)
+		x := r.newIdent(uint32(ns), h, v, hint)
 		xi := r.ids.at(x)
 		r.touch(x, uint32(seen), true)
 		switch holder {

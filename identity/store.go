@@ -42,27 +42,43 @@ type chunked[T any] struct {
 func (c *chunked[T]) at(i uint32) *T { return &c.chunks[i>>chunkBits][i&(1<<chunkBits-1)] }
 
 func (c *chunked[T]) push(v T) uint32 {
+	if last := len(c.chunks) - 1; last >= 0 {
+		if ch := &c.chunks[last]; len(*ch) < cap(*ch) {
+			*ch = append(*ch, v)
+			c.n++
+			return c.n - 1
+		}
+	}
+	return c.pushGrow(v)
+}
+
+func (c *chunked[T]) pushGrow(v T) uint32 {
 	i := c.n
 	last := len(c.chunks) - 1
 	if last < 0 || len(c.chunks[last]) == 1<<chunkBits {
 		c.chunks = append(c.chunks, nil)
 		last++
 	}
-	c.chunks[last] = growChunk(c.chunks[last], 1, 1<<chunkBits)
+	c.chunks[last] = growChunk(c.chunks[last], 1, 1<<chunkBits, last > 0)
 	c.chunks[last] = append(c.chunks[last], v)
 	c.n++
 	return i
 }
 
 // growChunk makes room for n more elements in a chunk that holds at most
-// size, doubling its capacity so small resolvers stay small and the copies
-// stay within one chunk.
-func growChunk[T any](c []T, n, size int) []T {
+// size. The first chunk of a structure doubles its capacity, so small
+// resolvers stay small; later ones (later set) are allocated whole, since
+// a resolver that filled one chunk will fill more, and doubling would
+// write each element about twice.
+func growChunk[T any](c []T, n, size int, later bool) []T {
 	if len(c)+n <= cap(c) {
 		return c
 	}
 	nc := max(2*cap(c), 64, len(c)+n)
-	nc = min(nc, size)
+	if later {
+		nc = max(size, len(c)+n)
+	}
+	nc = min(nc, max(size, len(c)+n))
 	g := make([]T, len(c), nc)
 	copy(g, c)
 	return g
@@ -136,19 +152,26 @@ const arenaChunk = 1 << 22
 
 func (a *arena) add(v []byte, extra int) uint64 {
 	need := 1 + len(v) + extra
+	if last := len(a.chunks) - 1; last >= 0 {
+		if c := &a.chunks[last]; len(*c)+need <= cap(*c) {
+			off := uint64(last)*arenaChunk + uint64(len(*c))
+			n := len(*c)
+			*c = (*c)[:n+need] // zero past the value: nothing is written past a chunk's length
+			(*c)[n] = byte(len(v))
+			copy((*c)[n+1:], v)
+			return off
+		}
+	}
 	last := len(a.chunks) - 1
 	if last < 0 || len(a.chunks[last])+need > arenaChunk {
 		a.chunks = append(a.chunks, nil)
 		last++
 	}
-	c := growChunk(a.chunks[last], need, arenaChunk)
+	c := growChunk(a.chunks[last], need, arenaChunk, last > 0)
 	off := uint64(last)*arenaChunk + uint64(len(c))
 	c = append(c, byte(len(v)))
 	c = append(c, v...)
-	for range extra {
-		c = append(c, 0)
-	}
-	a.chunks[last] = c
+	a.chunks[last] = c[:len(c)+extra] // zero: nothing is written past a chunk's length
 	return off
 }
 
@@ -158,6 +181,9 @@ func (a *arena) get(off uint64) []byte {
 	n := uint64(c[i])
 	return c[i+1 : i+1+n : i+1+n]
 }
+
+// lenAt returns the length byte of the value at off.
+func (a *arena) lenAt(off uint64) byte { return a.chunks[off/arenaChunk][off%arenaChunk] }
 
 // extra returns the n bytes kept after the value at off.
 func (a *arena) extra(off uint64, n int) []byte {
@@ -188,6 +214,7 @@ type idTable struct {
 	slots []uint64
 	used  int // live entries and tombstones
 	live  int
+	gen   uint32 // bumped by every rebuild, which moves entries
 }
 
 const tombSlot = uint64(0xFFFFFFFF) // fingerprint 0, id+1 = 0xFFFFFFFF, never a real id
@@ -238,7 +265,7 @@ func (t *counterTable) grow(p uint32) {
 		t.chunks = append(t.chunks, nil)
 	}
 	last := len(t.chunks) - 1
-	c := growChunk(t.chunks[last], int(t.stride), (1<<chunkBits)*int(t.stride))
+	c := growChunk(t.chunks[last], int(t.stride), (1<<chunkBits)*int(t.stride), last > 0)
 	t.chunks[last] = append(c, make([]uint8, t.stride)...)
 }
 

@@ -394,4 +394,5 @@ func parallelChunks(n int, fn func(lo, hi int)) {
 
 // minChunksPerWorker is the smallest share of chunks (8 × 65536 members)
 // worth a goroutine: below it the fork and join cost more than the work.
-const minChunksPerWorker = 8
+// A variable only so that tests can run the parallel path on a few chunks.
+var minChunksPerWorker = 8

@@ -33,6 +33,7 @@ type xnode struct {
 	disjoint bool       // xOr of leaves that cannot overlap (values of one enum)
 	num      *bsi       // xRange
 	ranges   []valRange // xRange: sorted, disjoint, non-adjacent
+	comp     []valRange // xRange: the complement of ranges, when shorter
 	est      uint64     // upper bound on the cardinality, for ordering
 }
 
@@ -284,7 +285,12 @@ func rangeNode(s *bsi, rs []valRange) *xnode {
 	if len(rs) == 1 && rs[0] == (valRange{math.MinInt64, math.MaxInt64}) {
 		return leaf(s.exist)
 	}
-	return &xnode{kind: xRange, num: s, ranges: rs, est: s.exist.n}
+	x := &xnode{kind: xRange, num: s, ranges: rs, est: s.exist.n}
+	// x != 5 is two ranges but one scan of its complement, less exist.
+	if comp := complementRanges(rs); len(comp) < len(rs) {
+		x.comp = comp
+	}
+	return x
 }
 
 // intersectRanges and unionRanges combine sorted disjoint range lists.
@@ -423,7 +429,7 @@ func optimize(x *xnode, universe *xnode) *xnode {
 			kept = []*xnode{universe}
 		}
 		pos = dedupe(mergeRanges(kept, intersectRanges))
-		neg = dedupe(neg)
+		neg = foldNegatedRanges(pos, dedupe(neg))
 		for _, n := range neg {
 			for _, p := range pos {
 				if n == p || (n.kind == xLeaf && p.kind == xLeaf && n.bm == p.bm) {
@@ -445,6 +451,30 @@ func optimize(x *xnode, universe *xnode) *xnode {
 		return &xnode{kind: xAnd, kids: pos, neg: neg, est: pos[0].est}
 	}
 	return x
+}
+
+// foldNegatedRanges folds the negations of an AND that only narrow a
+// positive range of the same attribute into it and returns the rest: both
+// hold only members with a value, so !(x < 18) && x <= 35 is one range
+// scan of [18, 35], and has(x) && !(x < 18) is x >= 18. pos is updated in
+// place; a range emptied this way becomes the empty node.
+func foldNegatedRanges(pos, neg []*xnode) []*xnode {
+	return slices.DeleteFunc(neg, func(n *xnode) bool {
+		for i, p := range pos {
+			switch {
+			case p.kind == xRange && n.kind == xRange && n.num == p.num:
+				pos[i] = rangeNode(p.num, intersectRanges(p.ranges, complementRanges(n.ranges)))
+			case p.kind == xRange && n.kind == xLeaf && n.bm == p.num.exist:
+				pos[i] = emptyNode
+			case p.kind == xLeaf && n.kind == xRange && p.bm == n.num.exist:
+				pos[i] = rangeNode(n.num, complementRanges(n.ranges))
+			default:
+				continue
+			}
+			return true
+		}
+		return false
+	})
 }
 
 func isUniverse(x, universe *xnode) bool {
@@ -556,7 +586,31 @@ type runner struct {
 	free []*words
 	arrs [][]uint16
 	cp   chunkPlanes
-	tmp  []*words // scratch lent to cp for the chunk in progress
+	tmp  []*words      // scratch lent to cp for the chunk in progress
+	lend func() *words // r.lendTmp, bound once
+}
+
+// lendTmp returns scratch words that the chunk in progress may hold until
+// reclaim.
+func (r *runner) lendTmp() *words {
+	w := r.get()
+	r.tmp = append(r.tmp, w)
+	return w
+}
+
+// loadPlanes loads chunk k of s into r.cp with lent scratch.
+func (r *runner) loadPlanes(s *bsi, k int) bool {
+	if r.lend == nil {
+		r.lend = r.lendTmp
+	}
+	r.tmp = r.tmp[:0]
+	return r.cp.load(s, k, r.lend)
+}
+
+// reclaim takes back the scratch lent for the chunk in progress.
+func (r *runner) reclaim() {
+	r.free = append(r.free, r.tmp...)
+	r.tmp = r.tmp[:0]
 }
 
 func (r *runner) get() *words {
@@ -1249,51 +1303,44 @@ func (r *runner) rangeWithin(x *xnode, k int, mask *cres, countOnly bool) (cres,
 		}
 		return cres{arr: out, n: len(out), own: true}, len(out)
 	}
-	r.tmp = r.tmp[:0]
-	get := func() *words {
-		w := r.get()
-		r.tmp = append(r.tmp, w)
-		return w
-	}
-	r.cp.load(s, k, get)
+	r.loadPlanes(s, k)
+	defer r.reclaim()
 	if mask != nil {
 		// Restrict the walk to the mask: exist and sign both, since the
 		// negative values are walked from sign.
 		m := mask.w
 		if m == nil {
-			m = get()
+			m = r.lendTmp()
 			clear(m[:])
 			for _, v := range mask.arr {
 				m[v>>6] |= 1 << (v & 63)
 			}
 		}
-		e, sg := get(), get()
+		e, sg := r.lendTmp(), r.lendTmp()
 		for j := range e {
 			e[j] = r.cp.exist[j] & m[j]
 			sg[j] = r.cp.sign[j] & m[j]
 		}
 		r.cp.exist, r.cp.sign = e, sg
 	}
-	comp := complementRanges(x.ranges)
 	if countOnly {
-		n := 0
-		if len(comp) < len(x.ranges) {
-			n = popcount(r.cp.exist)
-			for _, rg := range comp {
+		if x.comp != nil {
+			n := popcount(r.cp.exist)
+			for _, rg := range x.comp {
 				n -= r.cp.rangeInto(nil, rg)
 			}
-		} else {
-			for _, rg := range x.ranges {
-				n += r.cp.rangeInto(nil, rg)
-			}
+			return cres{}, n
 		}
-		r.free = append(r.free, r.tmp...)
+		n := 0
+		for _, rg := range x.ranges {
+			n += r.cp.rangeInto(nil, rg)
+		}
 		return cres{}, n
 	}
 	out := r.get()
 	clear(out[:])
-	if len(comp) < len(x.ranges) {
-		for _, rg := range comp {
+	if x.comp != nil {
+		for _, rg := range x.comp {
 			r.cp.rangeInto(out, rg)
 		}
 		for j := range out {
@@ -1304,7 +1351,6 @@ func (r *runner) rangeWithin(x *xnode, k int, mask *cres, countOnly bool) (cres,
 			r.cp.rangeInto(out, rg)
 		}
 	}
-	r.free = append(r.free, r.tmp...)
 	return cres{w: out, n: -1, own: true}, 0
 }
 

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"iter"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -53,19 +55,69 @@ func (pr *prepared) count(x *xnode) uint64 {
 			return x.kids[0].bm.n - pr.count(negs)
 		}
 	}
-	var mu sync.Mutex
-	var total uint64
-	parallelChunks(pr.nchunks, func(lo, hi int) {
-		var r runner
-		var n uint64
+	workers := chunkWorkers(pr.nchunks)
+	counts := make([]uint64, workers)
+	evalChunks(pr.nchunks, workers, func(w int, r *runner, lo, hi int) {
 		for k := lo; k < hi; k++ {
-			n += uint64(r.count(x, k))
+			counts[w] += uint64(r.count(x, k))
 		}
-		mu.Lock()
-		total += n
-		mu.Unlock()
 	})
+	var total uint64
+	for _, n := range counts {
+		total += n
+	}
 	return total
+}
+
+// chunkWorkers is how many goroutines evaluate n chunks: one for a small
+// index, where starting and joining goroutines would cost more than the
+// work, otherwise up to GOMAXPROCS.
+func chunkWorkers(n int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), n/minChunksPerWorker))
+}
+
+// evalChunks calls fn for batches [lo, hi) covering the chunks [0, n), from
+// workers numbered w < workers, each with a runner of its own. Workers take
+// small batches from a shared counter rather than a fixed share, so a
+// worker whose core is busy with another process holds up no one; results
+// must therefore not depend on which worker ran a chunk (sums per worker,
+// slots per chunk).
+func evalChunks(n, workers int, fn func(w int, r *runner, lo, hi int)) {
+	if workers <= 1 {
+		r := getRunner()
+		fn(0, r, 0, n)
+		putRunner(r)
+		return
+	}
+	batch := max(1, n/(workers*8))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			r := getRunner()
+			defer putRunner(r)
+			for {
+				lo := int(next.Add(int64(batch))) - batch
+				if lo >= n {
+					return
+				}
+				fn(w, r, lo, min(lo+batch, n))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// runners keeps evaluation scratch (a few words per operator, the range
+// kernel's blocks) from one query to the next.
+var runners = sync.Pool{New: func() any { return new(runner) }}
+
+func getRunner() *runner { return runners.Get().(*runner) }
+
+// putRunner returns r to the pool without its references to the index.
+func putRunner(r *runner) {
+	r.cp.forget()
+	runners.Put(r)
 }
 
 func allLeaves(xs []*xnode) bool {
@@ -97,8 +149,7 @@ func (pr *prepared) materialize() *bitmap {
 	}
 	b := &bitmap{c: make([]*container, pr.nchunks)}
 	counts := make([]uint64, pr.nchunks)
-	parallelChunks(pr.nchunks, func(lo, hi int) {
-		var r runner
+	evalChunks(pr.nchunks, chunkWorkers(pr.nchunks), func(_ int, r *runner, lo, hi int) {
 		for k := lo; k < hi; k++ {
 			c := r.eval(pr.root, k)
 			b.c[k] = r.keep(c)
@@ -152,7 +203,8 @@ func (v *View) IDs(p *Plan) (iter.Seq[uint32], error) {
 		return nil, err
 	}
 	return func(yield func(uint32) bool) {
-		var r runner
+		r := getRunner()
+		defer putRunner(r)
 		var buf []uint32
 		for k := range pr.nchunks {
 			c := r.eval(pr.root, k)
@@ -188,7 +240,8 @@ func (v *View) Page(p *Plan, from uint32, limit int) (Page, error) {
 		out.Next, out.More = from, true
 		return out, nil
 	}
-	var r runner
+	r := getRunner()
+	defer putRunner(r)
 	var buf []uint32
 	for k := int(from >> chunkShift); k < pr.nchunks; k++ {
 		c := r.eval(pr.root, k)
@@ -232,11 +285,13 @@ func (v *View) TopN(p *Plan, enumField string, n int) ([]ValueCount, error) {
 	for i, val := range values {
 		bms[i] = f.enum[val]
 	}
-	totals := make([]uint64, len(values))
-	var mu sync.Mutex
-	parallelChunks(pr.nchunks, func(lo, hi int) {
-		var r runner
-		counts := make([]uint64, len(values))
+	workers := chunkWorkers(pr.nchunks)
+	perWorker := make([][]uint64, workers)
+	for w := range perWorker {
+		perWorker[w] = make([]uint64, len(values))
+	}
+	evalChunks(pr.nchunks, workers, func(w int, r *runner, lo, hi int) {
+		counts := perWorker[w]
 		for k := lo; k < hi; k++ {
 			a := r.eval(pr.root, k)
 			if a.empty() {
@@ -250,12 +305,13 @@ func (v *View) TopN(p *Plan, enumField string, n int) ([]ValueCount, error) {
 			}
 			r.release(a)
 		}
-		mu.Lock()
+	})
+	totals := make([]uint64, len(values))
+	for _, counts := range perWorker {
 		for i, c := range counts {
 			totals[i] += c
 		}
-		mu.Unlock()
-	})
+	}
 	var out []ValueCount
 	for i, val := range values {
 		if totals[i] > 0 {
@@ -323,12 +379,13 @@ func (v *View) IntStats(p *Plan, field string) (IntStats, error) {
 		return IntStats{}, err
 	}
 	s := f.num
-	var mu sync.Mutex
-	var total chunkStats
-	total.min, total.max = math.MaxInt64, math.MinInt64
-	parallelChunks(pr.nchunks, func(lo, hi int) {
-		var r runner
-		acc := chunkStats{min: math.MaxInt64, max: math.MinInt64}
+	workers := chunkWorkers(pr.nchunks)
+	perWorker := make([]chunkStats, workers)
+	for w := range perWorker {
+		perWorker[w] = chunkStats{min: math.MaxInt64, max: math.MinInt64}
+	}
+	evalChunks(pr.nchunks, workers, func(w int, r *runner, lo, hi int) {
+		acc := &perWorker[w]
 		for k := lo; k < hi; k++ {
 			if s.exist.chunk(k) == nil {
 				continue
@@ -338,12 +395,7 @@ func (v *View) IntStats(p *Plan, field string) (IntStats, error) {
 				r.release(a)
 				continue
 			}
-			r.tmp = r.tmp[:0]
-			r.cp.load(s, k, func() *words {
-				w := r.get()
-				r.tmp = append(r.tmp, w)
-				return w
-			})
+			r.loadPlanes(s, k)
 			r.cp.expandPlanes()
 			found, t1, t2 := r.get(), r.get(), r.get()
 			if a.w != nil {
@@ -359,7 +411,7 @@ func (v *View) IntStats(p *Plan, field string) (IntStats, error) {
 			r.release(a)
 			st := r.cp.stats(found, t1, t2)
 			r.free = append(r.free, found, t1, t2)
-			r.free = append(r.free, r.tmp...)
+			r.reclaim()
 			if st.n == 0 {
 				continue
 			}
@@ -368,13 +420,14 @@ func (v *View) IntStats(p *Plan, field string) (IntStats, error) {
 			acc.min = min(acc.min, st.min)
 			acc.max = max(acc.max, st.max)
 		}
-		mu.Lock()
+	})
+	total := chunkStats{min: math.MaxInt64, max: math.MinInt64}
+	for _, acc := range perWorker {
 		total.n += acc.n
 		total.sum.add(acc.sum)
 		total.min = min(total.min, acc.min)
 		total.max = max(total.max, acc.max)
-		mu.Unlock()
-	})
+	}
 	if total.n == 0 {
 		return IntStats{}, nil
 	}

@@ -452,3 +452,35 @@ func TestRunnerPerRun(t *testing.T) {
 	// At least a millisecond per 250 operations.
 	assert.GreaterOrEqual(t, res[0].MinNS, int64(time.Millisecond)/250)
 }
+
+// Skipped peers are neither loaded nor run; the reference runs whatever
+// -skip says.
+func TestSkip(t *testing.T) {
+	var log []string
+	a := &fakeImpl{name: "cdpkit", log: &log, count: constant(7)}
+	b := &fakeImpl{name: "duckdb", log: &log, count: constant(7)}
+	c := &fakeImpl{name: "unionfind", log: &log, count: constant(7)}
+	opts := slowOpts
+	opts.Skip = []string{"duckdb", "cdpkit"}
+	var emitted []Result
+	r := NewRunner(opts, func(res Result) { emitted = append(emitted, res) })
+	loaded, err := r.Loads(context.Background(), "s", 10, []Load{
+		{Impl: "cdpkit", Run: func(context.Context) (Answer, error) { return Answer{Count: 10}, nil }},
+		{Impl: "duckdb", Run: func(context.Context) (Answer, error) {
+			t.Error("a skipped load ran")
+			return Answer{}, nil
+		}},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"cdpkit": true}, loaded)
+	require.NoError(t, r.Run(context.Background(), Case{Suite: "s", Name: "c", Members: 10, Impls: []Impl{a.impl(), b.impl(), c.impl()}}))
+	assert.Zero(t, b.calls)
+	assert.Equal(t, 4, a.calls, "warm-up and three timed runs")
+	assert.Equal(t, 4, c.calls)
+	var impls []string
+	for _, res := range emitted {
+		impls = append(impls, res.Case+":"+res.Impl)
+	}
+	assert.Equal(t, []string{"load:cdpkit", "c:cdpkit", "c:unionfind"}, impls)
+	assert.Empty(t, r.Failures())
+}

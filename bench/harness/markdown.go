@@ -196,6 +196,17 @@ func WriteMarkdown(w io.Writer, r Report) error {
 		}
 	}
 	p("")
+	if lat := latencyLines(keys, rows); len(lat) > 0 {
+		p("Where one run is a batch of operations from many concurrent callers, the median above is the machine's")
+		p("time per operation (its throughput) and each call is also timed on its own: how long one caller waited.")
+		p("")
+		p("| case | members | impl | p99 latency of one call |")
+		p("|---|--:|---|--:|")
+		for _, l := range lat {
+			p("%s", l)
+		}
+		p("")
+	}
 	if len(r.Cases) > 0 {
 		p("## The cases")
 		p("")
@@ -222,6 +233,21 @@ func WriteMarkdown(w io.Writer, r Report) error {
 	p("runs than fast ones: the runs column says how many each figure rests on.")
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// latencyLines are the rows of the latency table: every result that
+// carries a p99.
+func latencyLines(keys []key, rows map[key][]Result) []string {
+	var out []string
+	for _, k := range keys {
+		for _, res := range rows[k] {
+			if res.P99NS > 0 {
+				out = append(out, fmt.Sprintf("| %s/%s | %s | %s | %s |", k.suite, k.cas,
+					FormatCount(int64(k.members)), res.Impl, FormatNS(res.P99NS)))
+			}
+		}
+	}
+	return out
 }
 
 func mdCell(s string) string {

@@ -96,7 +96,7 @@ func Ratio(rs []Result, peer Result) (ratio float64, ok bool) {
 // cdpkit's.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "suite\tcase\tmembers\timpl\tmedian\tmin\tmax\truns\tops\tpeer/cdpkit\tmem\t")
+	fmt.Fprintln(tw, "suite\tcase\tmembers\timpl\tmedian\tmin\tmax\truns\tops\tpeer/cdpkit\tmem\tp99 call\t")
 	keys, rows := group(results)
 	for _, k := range keys {
 		for i, r := range rows[k] {
@@ -104,10 +104,14 @@ func WriteTable(w io.Writer, results []Result) error {
 			if i > 0 {
 				suite, cas, members = "", "", ""
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t\n",
+			p99 := ""
+			if r.P99NS > 0 {
+				p99 = FormatNS(r.P99NS)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n",
 				suite, cas, members, r.Impl,
 				FormatNS(r.MedianNS), FormatNS(r.MinNS), FormatNS(r.MaxNS),
-				r.Runs, r.Ops, ratioCell(rows[k], r), FormatBytes(r.Bytes))
+				r.Runs, r.Ops, ratioCell(rows[k], r), FormatBytes(r.Bytes), p99)
 		}
 	}
 	return tw.Flush()

@@ -30,6 +30,10 @@ type Result struct {
 	Runs     int    `json:"runs"`
 	Ops      int    `json:"ops"`
 	Bytes    int64  `json:"bytes"`
+	// P99NS is the 99th percentile of one operation's latency over the
+	// timed runs, for implementations that time each operation of a
+	// concurrent batch (Impl.Latency); zero and left out otherwise.
+	P99NS int64 `json:"p99_ns,omitempty"`
 }
 
 // Impl is one way of doing a case's work: cdpkit's, or a peer's.
@@ -48,6 +52,10 @@ type Impl struct {
 	// operation, and Run is never repeated within a timed run, since such a
 	// batch is usually consumed by running it.
 	PerRun int
+	// Latency, when set, is where Run records the latency of each single
+	// operation it performs; the runner clears it after the warm-up and
+	// reports its 99th percentile with the timed runs (Result.P99NS).
+	Latency *LatencyLog
 }
 
 // Case is one piece of work done by several implementations on the same
@@ -93,6 +101,13 @@ type Options struct {
 	// Log receives a line per case and implementation as it is measured.
 	// Nil means no log.
 	Log io.Writer
+	// Skip names peers not to load or run (DuckDB at a size where it would
+	// take hours, say). The reference is never skipped.
+	Skip []string
+}
+
+func (o Options) skips(impl string) bool {
+	return impl != Reference && slices.Contains(o.Skip, impl)
 }
 
 func (o Options) withDefaults() Options {
@@ -190,6 +205,10 @@ func (r *Runner) Loads(ctx context.Context, suite string, members int, loads []L
 		if err := ctx.Err(); err != nil {
 			return ok, err
 		}
+		if r.opt.skips(l.Impl) {
+			fmt.Fprintf(r.opt.Log, "%s/load %d: %s skipped\n", suite, members, l.Impl)
+			continue
+		}
 		fmt.Fprintf(r.opt.Log, "%s/load %d: %s\n", suite, members, l.Impl)
 		before := settledHeap()
 		start := time.Now()
@@ -245,6 +264,10 @@ func (r *Runner) Run(ctx context.Context, c Case) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if i > 0 && r.opt.skips(im.Name) {
+			fmt.Fprintf(r.opt.Log, "%s/%s %d: %s skipped\n", c.Suite, c.Name, c.Members, im.Name)
+			continue
+		}
 		fmt.Fprintf(r.opt.Log, "%s/%s %d: warm-up %s\n", c.Suite, c.Name, c.Members, im.Name)
 		settledHeap()
 		start := time.Now()
@@ -269,6 +292,9 @@ func (r *Runner) Run(ctx context.Context, c Case) error {
 		} else if err := Check(want, ans); err != nil {
 			r.fail(&MismatchError{Suite: c.Suite, Case: c.Name, Members: c.Members, Impl: im.Name, Ref: c.Impls[0].Name, Err: err})
 			continue
+		}
+		if im.Latency != nil {
+			im.Latency.reset()
 		}
 		ct := &contender{Impl: im}
 		ct.ops, ct.runs = r.plan(warm)
@@ -361,11 +387,17 @@ func summarize(c Case, ct *contender) Result {
 		per[i] = t.Nanoseconds() / int64(ops)
 	}
 	sort.Slice(per, func(i, j int) bool { return per[i] < per[j] })
-	return Result{
+	res := Result{
 		Suite: c.Suite, Case: c.Name, Members: c.Members, Impl: ct.Name,
 		MedianNS: median(per), MinNS: per[0], MaxNS: per[len(per)-1],
 		Runs: len(per), Ops: ops, Bytes: max(ct.peak, 0),
 	}
+	if ct.Latency != nil {
+		if p, ok := ct.Latency.Percentile(99); ok {
+			res.P99NS = p.Nanoseconds()
+		}
+	}
+	return res
 }
 
 // median of sorted values; the mean of the middle two for an even count.

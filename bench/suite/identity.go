@@ -422,7 +422,7 @@ func identitySuite() Suite {
 }
 
 func runIdentity(ctx context.Context, env *Env) error {
-	cdp := &idCdpkit{chunks: make([]idObsChunk, (env.Members+chunkOf(env)-1)/chunkOf(env))}
+	cdp := newIDCdpkit(env)
 	d, err := genIdentity(ctx, env, cdp.sink)
 	if err != nil {
 		return err
@@ -445,7 +445,9 @@ func runIdentity(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	cdp.seal()
+	if err := cdp.seal(); err != nil {
+		return err
+	}
 	if cdp.obs != d.obs() {
 		return fmt.Errorf("identity: cdpkit holds %d observations, the peers %d", cdp.obs, d.obs())
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/cdpkit/cdpkit/bench/harness"
@@ -37,49 +36,51 @@ func idConfig(sizeHint int) identity.Config {
 	}
 }
 
-// idCdpkit holds the observations as identity.Observations, in the chunks
-// they were generated in: a host feeds a resolver in batches like these.
-// At 10M members they are 36M observations with 73M identifiers, so each
-// chunk's identifiers share one array and the slices are cut to size.
+// idCdpkit holds the observations in identity.Batch columns, one batch
+// per chunk of members as generated: a host bulk-loading resolves batches
+// like these. At 10M members they are 36M observations with 73M
+// identifiers, some 3 GB in columns where []identity.Observation would
+// take 20 GB.
 type idCdpkit struct {
-	chunks []idObsChunk
+	chunks []identity.Batch
+	errs   []error // per chunk, the first observation a batch refused
 	obs    int
 }
 
-type idObsChunk struct {
-	obs []identity.Observation
-	ids []identity.Identifier
-	off []uint32 // observation i's identifiers are ids[off[i]:off[i+1]]
+func newIDCdpkit(env *Env) *idCdpkit {
+	n := (env.Members + chunkOf(env) - 1) / chunkOf(env)
+	return &idCdpkit{chunks: make([]identity.Batch, n), errs: make([]error, n)}
 }
 
 // sink returns the function genIdentity hands chunk k's observations to.
 func (c *idCdpkit) sink(k int) func(o *synth.Observation) {
 	ch := &c.chunks[k]
-	ch.off = append(ch.off, 0)
+	var ids []identity.Identifier
 	return func(o *synth.Observation) {
+		ids = ids[:0]
 		for _, x := range o.IDs {
-			ch.ids = append(ch.ids, identity.Identifier{Kind: x.Kind, Value: x.Value, Scope: x.Scope})
+			ids = append(ids, identity.Identifier{Kind: x.Kind, Value: x.Value, Scope: x.Scope})
 		}
-		ch.off = append(ch.off, uint32(len(ch.ids)))
-		ch.obs = append(ch.obs, identity.Observation{
-			EventID: strconv.FormatUint(o.EventID, 10), Source: o.Source, Time: o.Time,
+		err := ch.Add(identity.Observation{
+			EventID: strconv.FormatUint(o.EventID, 10), Source: o.Source, Time: o.Time, Identifiers: ids,
 		})
+		if err != nil && c.errs[k] == nil {
+			c.errs[k] = err
+		}
 	}
 }
 
-// seal cuts each chunk's slices to size and points every observation at
-// its identifiers, once generation is over.
-func (c *idCdpkit) seal() {
+// seal counts the observations once generation is over, and fails if a
+// batch refused one: the peers would hold observations cdpkit does not.
+func (c *idCdpkit) seal() error {
 	c.obs = 0
 	for k := range c.chunks {
-		ch := &c.chunks[k]
-		ch.obs, ch.ids = slices.Clone(ch.obs), slices.Clone(ch.ids)
-		for i := range ch.obs {
-			ch.obs[i].Identifiers = ch.ids[ch.off[i]:ch.off[i+1]:ch.off[i+1]]
+		if c.errs[k] != nil {
+			return fmt.Errorf("identity: batch %d: %w", k, c.errs[k])
 		}
-		ch.off = nil
-		c.obs += len(ch.obs)
+		c.obs += c.chunks[k].Len()
 	}
+	return nil
 }
 
 // resolve resolves every observation with a new Resolver, batch by batch,
@@ -91,12 +92,11 @@ func (c *idCdpkit) resolve(nodes int) ([]uint32, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	labels := make([]uint32, 0, c.obs)
-	var results []identity.Result
-	for _, ch := range c.chunks {
-		batch := ch.obs
-		results = append(results[:0], make([]identity.Result, len(batch))...)
-		if err := r.ObserveBatch(batch, results); err != nil {
+	persons := make([]identity.PersonID, c.obs)
+	at := 0
+	for k := range c.chunks {
+		b := &c.chunks[k]
+		if _, err := r.Resolve(b, persons[at:at+b.Len()]); err != nil {
 			var be *identity.BatchError
 			if !errors.As(err, &be) {
 				return nil, 0, err
@@ -107,16 +107,15 @@ func (c *idCdpkit) resolve(nodes int) ([]uint32, int64, error) {
 				}
 			}
 		}
-		for _, res := range results {
-			labels = append(labels, uint32(res.Person))
-		}
+		at += b.Len()
 	}
-	for i, p := range labels {
-		if identity.PersonID(p) == identity.NoPerson {
+	labels := make([]uint32, len(persons))
+	for i, p := range persons {
+		if p == identity.NoPerson {
 			labels[i] = noPerson
 			continue
 		}
-		canon, err := r.Canonical(identity.PersonID(p))
+		canon, err := r.Canonical(p)
 		if err != nil {
 			return nil, 0, fmt.Errorf("observation %d: %w", i, err)
 		}

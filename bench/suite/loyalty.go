@@ -131,7 +131,7 @@ func genLoyalty(ctx context.Context, env *Env, batch, batches int) (*loyaltyData
 
 // applyBatch applies ops on loyaltyCallers goroutines, each member's
 // operations on one goroutine and in stream order.
-func applyBatch(ctx context.Context, l *loyalty.Ledger, ops []loyalty.Op) error {
+func applyBatch(ctx context.Context, l *loyalty.Ledger, ops []loyalty.Op, lat *harness.LatencyLog) error {
 	queues := make([][]loyalty.Op, loyaltyCallers)
 	for _, op := range ops {
 		q := op.MemberID() % loyaltyCallers
@@ -144,7 +144,9 @@ func applyBatch(ctx context.Context, l *loyalty.Ledger, ops []loyalty.Op) error 
 		go func() {
 			defer wg.Done()
 			for _, op := range q {
+				start := time.Now()
 				r, err := l.Apply(ctx, op)
+				lat.Since(start)
 				if err != nil {
 					errs[i] = fmt.Errorf("%s of member %d: %w", op.TxID(), op.MemberID(), err)
 					return
@@ -163,16 +165,18 @@ func applyBatch(ctx context.Context, l *loyalty.Ledger, ops []loyalty.Op) error 
 // ledgerImpl applies the next batch on each call.
 func ledgerImpl(l *loyalty.Ledger, d *loyaltyData, batch int) harness.Impl {
 	next := 0
+	lat := &harness.LatencyLog{}
 	return harness.Impl{
-		Name:   harness.Reference,
-		PerRun: batch,
+		Name:    harness.Reference,
+		PerRun:  batch,
+		Latency: lat,
 		Run: func(ctx context.Context) (harness.Answer, error) {
 			if next >= len(d.batches) {
 				return harness.Answer{}, fmt.Errorf("no transactions left after %d batches", next)
 			}
 			b := d.batches[next]
 			next++
-			if err := applyBatch(ctx, l, b); err != nil {
+			if err := applyBatch(ctx, l, b, lat); err != nil {
 				return harness.Answer{}, err
 			}
 			return harness.Answer{Count: int64(len(b))}, nil

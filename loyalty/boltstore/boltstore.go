@@ -1,29 +1,3 @@
-// Package boltstore is the durable loyalty.Store: one bbolt file, with
-// group commit.
-//
-// Every loyalty.Ledger operation ends in Store.Commit, which returns only
-// once the operation is on disk (bbolt syncs the file when a write
-// transaction commits). Syncing once per operation would cap throughput
-// at the disk's sync rate, so Commit hands its writes to a single
-// committer goroutine that drains every commit waiting at that moment into
-// one bbolt transaction, syncs once, and then releases all their callers:
-// while one batch syncs, the next one gathers. Latency stays about one or
-// two syncs, and throughput grows with the number of concurrent callers
-// (operations on different members; the Ledger serialises each member).
-//
-// Layout: bucket "tx" maps transaction IDs to their records; bucket "m"
-// holds, under a 4-byte big-endian member ID prefix, the account ("a"),
-// documents ("d" + key) and entries ("e" + 8-byte sequence number), so
-// one operation dirties few pages and a member's entries read in order.
-//
-// A Store is safe for concurrent use. Only one process may open a file at
-// a time (bbolt holds a file lock).
-//
-// # Caveats
-//
-// A crash loses no acknowledged commit and never leaves part of one: a
-// batch is one bbolt transaction. Commits in the batch of a failed sync
-// all fail, and none of them is applied.
 package boltstore
 
 import (
@@ -53,14 +27,23 @@ type Options struct {
 	// InitialMmapSize reserves address space for the file so readers are
 	// not stalled while a growing file is remapped (default 256 MiB).
 	InitialMmapSize int
+	// MaxGather caps how long the committer holds a batch open for the
+	// callers it expects back: those it released with the previous batch,
+	// which usually return within a moment with their next commit. It
+	// applies the commits it has to the write transaction meanwhile,
+	// never waits longer than the previous commit's write and sync took,
+	// and not at all for a caller working alone. Default 10ms; negative:
+	// never wait, commit whatever is queued.
+	MaxGather time.Duration
 }
 
 // Store is a loyalty.Store on a bbolt file.
 type Store struct {
-	db       *bolt.DB
-	reqs     chan *request
-	maxBatch int
-	done     chan struct{}
+	db        *bolt.DB
+	reqs      chan *request
+	maxBatch  int
+	maxGather time.Duration
+	done      chan struct{}
 
 	mu     sync.RWMutex // guards closed and sends on reqs
 	closed bool
@@ -103,6 +86,12 @@ func Open(path string, o *Options) (*Store, error) {
 	if opts.InitialMmapSize <= 0 {
 		opts.InitialMmapSize = 256 << 20
 	}
+	switch {
+	case opts.MaxGather == 0:
+		opts.MaxGather = 10 * time.Millisecond
+	case opts.MaxGather < 0:
+		opts.MaxGather = 0
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         opts.Timeout,
 		InitialMmapSize: opts.InitialMmapSize,
@@ -138,7 +127,8 @@ func Open(path string, o *Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open loyalty store %s: %w", path, err)
 	}
-	s := &Store{db: db, reqs: make(chan *request, opts.MaxBatch), maxBatch: opts.MaxBatch, done: make(chan struct{})}
+	s := &Store{db: db, reqs: make(chan *request, opts.MaxBatch), maxBatch: opts.MaxBatch, maxGather: opts.MaxGather,
+		done: make(chan struct{})}
 	go s.commitLoop()
 	return s, nil
 }
@@ -250,34 +240,62 @@ func (s *Store) commitLoop() {
 	defer close(s.done)
 	batch := make([]*request, 0, s.maxBatch)
 	errs := make([]error, 0, s.maxBatch)
+	// expect is how many commits the next batch should hold: the callers
+	// released with the last batch plus those already waiting then. A
+	// caller released by a commit is back with its next one after a few
+	// microseconds of work; taking only what is queued at that instant
+	// splits the callers into cohorts that take turns, each syncing half
+	// as many commits as it could. The batch is applied to the write
+	// transaction while it gathers, so the wait overlaps the work of
+	// applying; lastTook bounds it: holding a batch open longer than the
+	// rest of a commit takes cannot pay.
+	expect, lastTook := 1, time.Duration(0)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for first := range s.reqs {
 		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < s.maxBatch {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
+		errs = errs[:0]
+		open := s.drain(&batch)
+		wait := min(s.maxGather, lastTook)
+		if open && len(batch) < expect && wait > 0 {
+			timer.Reset(wait)
+		} else {
+			open = false
 		}
-		errs = errs[:len(batch)]
+		var gathered time.Time
 		err := s.db.Update(func(tx *bolt.Tx) error {
-			for i, r := range batch {
-				errs[i] = apply(tx, r.cs)
-				var sk errSkip
-				if errs[i] != nil && !errors.As(errs[i], &sk) {
-					return errs[i]
+			for {
+				for _, r := range batch[len(errs):] {
+					e := apply(tx, r.cs)
+					errs = append(errs, e)
+					var sk errSkip
+					if e != nil && !errors.As(e, &sk) {
+						return e
+					}
+				}
+				if !open || len(batch) >= min(expect, s.maxBatch) {
+					break
+				}
+				select {
+				case r, ok := <-s.reqs:
+					if !ok {
+						open = false
+						break
+					}
+					batch = append(batch, r)
+					open = s.drain(&batch)
+				case <-timer.C:
+					open = false
 				}
 			}
+			gathered = time.Now()
 			return nil
 		})
+		timer.Stop()
 		if err != nil && len(batch) > 1 {
 			// One bad commit must not fail its neighbours: retry each
 			// alone, so only the culprit (or a real I/O failure) fails.
+			errs = errs[:len(batch)]
 			for i, r := range batch {
 				errs[i] = s.db.Update(func(tx *bolt.Tx) error { return apply(tx, r.cs) })
 			}
@@ -294,7 +312,28 @@ func (s *Store) commitLoop() {
 			}
 			r.err <- e
 		}
+		if !gathered.IsZero() {
+			lastTook = time.Since(gathered)
+		}
+		expect = len(batch) + len(s.reqs)
 	}
+}
+
+// drain appends the commits queued now to batch, up to the batch limit,
+// and reports whether the queue is still open.
+func (s *Store) drain(batch *[]*request) bool {
+	for len(*batch) < s.maxBatch {
+		select {
+		case r, ok := <-s.reqs:
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, r)
+		default:
+			return true
+		}
+	}
+	return true
 }
 
 // apply writes one transaction's commits inside a bbolt transaction, or

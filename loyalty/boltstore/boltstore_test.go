@@ -376,3 +376,58 @@ func TestFormatMark(t *testing.T) {
 	_, err = Open(path, nil)
 	require.ErrorContains(t, err, `file format "cdpkit-loyalty/9"`)
 }
+
+// TestGatherLeavesNoCommitBehind: after a burst of concurrent callers has
+// taught the committer to expect many commits, a caller left alone, and
+// commits queued while Close runs, are still written, with and without
+// gathering.
+func TestGatherLeavesNoCommitBehind(t *testing.T) {
+	for _, gather := range []time.Duration{0, -1, time.Hour} {
+		t.Run(fmt.Sprint(gather), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "loyalty.db")
+			s, err := Open(path, &Options{MaxGather: gather})
+			require.NoError(t, err)
+			ctx := context.Background()
+			commit := func(m uint32, tx string) error {
+				return s.Commit(ctx, &loyalty.Commit{Member: m, Tx: tx, TxRecord: []byte(tx), Account: []byte{byte(m)}})
+			}
+			var wg sync.WaitGroup
+			for m := range uint32(64) {
+				wg.Go(func() {
+					for i := range 5 {
+						assert.NoError(t, commit(m, fmt.Sprintf("burst-%d-%d", m, i)))
+					}
+				})
+			}
+			wg.Wait()
+			require.NoError(t, commit(100, "alone"))
+			// Late callers race Close: each is either refused or durable.
+			acked := make([]bool, 32)
+			for m := range uint32(32) {
+				wg.Go(func() {
+					err := commit(200+m, fmt.Sprintf("late-%d", m))
+					if !errors.Is(err, loyalty.ErrClosed) && assert.NoError(t, err) {
+						acked[m] = true
+					}
+				})
+			}
+			require.NoError(t, s.Close())
+			wg.Wait()
+
+			s, err = Open(path, nil)
+			require.NoError(t, err)
+			defer s.Close()
+			want := []string{"burst-0-4", "burst-63-0", "alone"}
+			for m, ok := range acked {
+				if ok {
+					want = append(want, fmt.Sprintf("late-%d", m))
+				}
+			}
+			for _, tx := range want {
+				v, err := s.Tx(ctx, tx)
+				require.NoError(t, err)
+				assert.Equal(t, []byte(tx), v, tx)
+			}
+		})
+	}
+}

@@ -181,6 +181,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.opt.MinRuns, "minruns", 3, "fewest timed runs unless they would take over four budgets")
 	fs.IntVar(&cfg.opt.MaxRuns, "maxruns", 15, "most timed runs per implementation")
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
+	skip := fs.String("skip", "", "comma-separated peers not to load or run, e.g. duckdb at sizes where it takes hours")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -207,6 +208,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		if s = strings.TrimSpace(s); s != "" {
 			cfg.in = append(cfg.in, s)
 		}
+	}
+	for _, p := range strings.Split(*skip, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if p == harness.Reference {
+			return cfg, fmt.Errorf("-skip: %s is the reference every peer is checked against; it cannot be skipped", p)
+		}
+		cfg.opt.Skip = append(cfg.opt.Skip, p)
 	}
 	if cfg.opt.Runs < 0 || cfg.opt.MinRuns < 1 || cfg.opt.MaxRuns < 1 || cfg.opt.Budget <= 0 {
 		return cfg, fmt.Errorf("-runs must be ≥ 0, -minruns and -maxruns ≥ 1 and -budget positive")

@@ -23,6 +23,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-members", ","}, "no member count"},
 		{[]string{"-runs", "-1"}, "-runs must be"},
 		{[]string{"stray"}, `unexpected argument "stray"`},
+		{[]string{"-skip", "duckdb,cdpkit"}, "cdpkit is the reference every peer is checked against"},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer
