@@ -169,3 +169,19 @@ func TestDigitEventIDsBehaveAsBytes(t *testing.T) {
 		assert.Equal(t, snap, snapshotBytes(t, restored))
 	}
 }
+
+func TestEventIndexClosedChunkHasNoSlack(t *testing.T) {
+	r, err := New(Config{Kinds: testKinds()})
+	require.NoError(t, err)
+	var want []uint32
+	for i := range uint32(1000) {
+		r.eventInsert(i*3, i<<20)
+		want = append(want, i<<20|i*3)
+	}
+	require.Greater(t, cap(r.events[0]), 1000, "append's growth left slack to drop")
+	r.eventInsert(2<<logChunkBits|5, 7<<20) // the log skipped chunk 1
+	assert.Equal(t, want, r.events[0])
+	assert.Equal(t, 1000, cap(r.events[0]))
+	assert.Empty(t, r.events[1])
+	assert.Equal(t, []uint32{7<<20 | 5}, r.events[2])
+}

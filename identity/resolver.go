@@ -597,10 +597,19 @@ func (r *Resolver) eventHashString(ev string) uint32 { return uint32(maphash.Str
 // and the record's position in the chunk: adding costs no random memory
 // access and 4 bytes, and SplitObservation, which is rare, scans it and
 // checks each candidate's event ID.
+//
+// A chunk's list is final once the log moves on to the next chunk, so it
+// is then copied to its exact length, dropping the slack of append's
+// growth (about a tenth of the index).
 func (r *Resolver) eventInsert(off uint32, h uint32) {
 	c := int(off >> logChunkBits)
-	for len(r.events) <= c {
-		r.events = append(r.events, nil)
+	if len(r.events) <= c {
+		if last := len(r.events) - 1; last >= 0 && cap(r.events[last]) > len(r.events[last]) {
+			r.events[last] = append(make([]uint32, 0, len(r.events[last])), r.events[last]...)
+		}
+		for len(r.events) <= c {
+			r.events = append(r.events, nil)
+		}
 	}
 	r.events[c] = append(r.events[c], h&^(logChunk-1)|off&(logChunk-1))
 }
