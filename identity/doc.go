@@ -74,8 +74,10 @@
 // value arena, an open-addressing lookup table, person records and a log
 // of packed evidence records — so the garbage collector has almost nothing
 // to scan and growth never copies what is stored. Stats reports the memory
-// held; on synthetic members with 2–4 identifiers and two observations
-// each it is about 80 bytes per stored identifier, evidence included.
+// held; on the bench suite's synthetic chain (1M members: 3.1M
+// identifiers, 3.5M observations) it is about 92 bytes per stored
+// identifier, evidence included: evidence 33, values 19, identifier
+// records 16, lookup table 11, persons 6, event index 4.5.
 // Observe does no allocation in the common case. Lookup costs a hash probe;
 // Explain, Why and Erase are proportional to the person; a split to the
 // evidence it touches (see Caveats).

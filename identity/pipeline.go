@@ -129,10 +129,9 @@ func (r *Resolver) lookAhead(w *chunkWork) {
 	xs = slices.Grow(xs, len(hs))[:len(hs)]
 	r.sc.laHash, r.sc.laIdent = hs, xs
 	t := r.table.slots
-	mask := uint64(len(t) - 1)
 	var sink uint64
 	for _, h := range hs {
-		sink += t[h&mask]
+		sink += t[homeIn(h, len(t))]
 	}
 	for k, h := range hs {
 		x := r.probe(h)
@@ -166,9 +165,8 @@ func (r *Resolver) lookAhead(w *chunkWork) {
 // whose fingerprint matches, without checking its value, or noIdent.
 func (r *Resolver) probe(h uint64) uint32 {
 	t := r.table.slots
-	mask := uint64(len(t) - 1)
 	fp := uint32(h >> 32)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := r.table.home(h); ; i = nextSlot(i, len(t)) {
 		s := t[i]
 		if s == 0 {
 			return noIdent

@@ -13,8 +13,15 @@ import "encoding/binary"
 //	n words status(2) | identifier number(30), in observation order
 //	…       event ID bytes, little-endian, padded to a word
 //
+// Event IDs are most often decimal numbers (order and transaction
+// numbers), so an event ID of ASCII digits only is kept as 4-bit digits,
+// eight to a word, under tag tagDigits rather than tagLive: an 11-digit
+// ID takes 2 words rather than 3. Its length field still counts digits,
+// leading zeros included, so the bytes read back are the bytes stored.
+//
 // Records never straddle a chunk; a chunk's unused end is skipped. A
-// deleted record keeps its size in w0 and has everything else
+// deleted record keeps its size in w0 — for a digit record, as a length
+// in bytes that takes as many words — and has everything else
 // zeroed. Which limits forced a record's drops (its violation mask) is kept
 // beside the log, for the few records that dropped anything.
 type evlog struct {
@@ -30,6 +37,7 @@ const (
 	tagUnused  = 0 // never written: zeroed words
 	tagLive    = 1
 	tagDeleted = 2
+	tagDigits  = 3 // live, its event ID packed as digits; tag reports it as tagLive
 
 	// Status of an identifier in a record.
 	stLinked  = 0 // linked into the person the observation resolved to
@@ -39,12 +47,46 @@ const (
 	maxLogWords = 1<<32 - logChunk // offsets are uint32; noRec stays free
 )
 
-func recWords(n, evLen int) int { return 3 + n + (evLen+3)/4 }
+// recWords is the size of a record of n identifiers and event ID ev.
+func recWords(n int, ev string) int { return 3 + n + evWords(len(ev), isDigits(ev)) }
+
+// evWords is the size of an event ID of evLen bytes, or digits if packed.
+func evWords(evLen int, digits bool) int {
+	if digits {
+		return (evLen + 7) / 8
+	}
+	return (evLen + 3) / 4
+}
+
+// isDigits reports whether ev is kept as packed digits: it is not empty
+// and holds ASCII digits only.
+func isDigits(ev string) bool {
+	for i := 0; i < len(ev); i++ {
+		if ev[i]-'0' > 9 {
+			return false
+		}
+	}
+	return ev != ""
+}
+
+// headWords is the size of the record whose first word is h.
+func headWords(h uint32) int {
+	return 3 + int(h>>22&0xFF) + evWords(int(h>>14&0xFF), h>>30 == tagDigits)
+}
 
 // rec is a view of one record's words.
 type rec []uint32
 
-func (r rec) tag() uint32    { return r[0] >> 30 }
+// tag is the record's state: tagLive for a live record, whichever way its
+// event ID is kept.
+func (r rec) tag() uint32 {
+	if t := r[0] >> 30; t != tagDigits {
+		return t
+	}
+	return tagLive
+}
+
+func (r rec) digits() bool   { return r[0]>>30 == tagDigits }
 func (r rec) n() int         { return int(r[0] >> 22 & 0xFF) }
 func (r rec) evLen() int     { return int(r[0] >> 14 & 0xFF) }
 func (r rec) source() uint32 { return r[0] & (maxSources - 1) }
@@ -52,11 +94,29 @@ func (r rec) time() uint32   { return r[2] }
 
 func (r rec) entries() []uint32 { return r[3 : 3+r.n()] }
 
+// evWords returns the words holding the event ID.
+func (r rec) evWords() []uint32 { return r[3+r.n():] }
+
+// evByte returns byte i of the event ID.
+func (r rec) evByte(i int) byte {
+	w := r.evWords()
+	if r.digits() {
+		return '0' + byte(w[i/8]>>(4*(i%8))&0xF)
+	}
+	return byte(w[i/4] >> (8 * (i % 4)))
+}
+
 func (r rec) eventID() []byte {
 	n := r.evLen()
+	if r.digits() {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = r.evByte(i)
+		}
+		return b
+	}
 	b := make([]byte, (n+3)/4*4)
-	words := r[len(r)-(n+3)/4:]
-	for i, w := range words {
+	for i, w := range r.evWords() {
 		binary.LittleEndian.PutUint32(b[4*i:], w)
 	}
 	return b[:n]
@@ -67,9 +127,8 @@ func (r rec) eventIDEquals(s string) bool {
 	if n != len(s) {
 		return false
 	}
-	words := r[len(r)-(n+3)/4:]
 	for i := 0; i < n; i++ {
-		if byte(words[i/4]>>(8*(i%4))) != s[i] {
+		if r.evByte(i) != s[i] {
 			return false
 		}
 	}
@@ -113,8 +172,7 @@ func (l *evlog) alloc(words int) uint32 {
 func (l *evlog) rec(off uint32) rec {
 	c := l.chunks[off>>logChunkBits]
 	i := off & (logChunk - 1)
-	h := c[i]
-	return rec(c[i : i+uint32(recWords(int(h>>22&0xFF), int(h>>14&0xFF)))])
+	return rec(c[i : i+uint32(headWords(c[i]))])
 }
 
 // word returns the first word of the record at off.
@@ -143,12 +201,24 @@ func (l *evlog) bytes() int64 {
 	return n
 }
 
-// writeRec fills a fresh record, whose words are zero.
-func writeRec(r rec, n, evLen int, source, t uint32, eventID string) {
-	r[0] = tagLive<<30 | uint32(n)<<22 | uint32(evLen)<<14 | source
+// writeRec fills a fresh record, whose words are zero and as many as
+// recWords(n, eventID) says.
+func writeRec(r rec, n int, source, t uint32, eventID string) {
+	evLen := len(eventID)
+	tag := uint32(tagLive)
+	if isDigits(eventID) {
+		tag = tagDigits
+	}
+	r[0] = tag<<30 | uint32(n)<<22 | uint32(evLen)<<14 | source
 	r[1] = noRec
 	r[2] = t
-	words := r[len(r)-(evLen+3)/4:]
+	words := r.evWords()
+	if tag == tagDigits {
+		for i := 0; i < evLen; i++ {
+			words[i/8] |= uint32(eventID[i]-'0') << (4 * (i % 8))
+		}
+		return
+	}
 	i := 0
 	for ; i+4 <= evLen; i += 4 {
 		words[i/4] = uint32(eventID[i]) | uint32(eventID[i+1])<<8 | uint32(eventID[i+2])<<16 | uint32(eventID[i+3])<<24
@@ -158,9 +228,14 @@ func writeRec(r rec, n, evLen int, source, t uint32, eventID string) {
 	}
 }
 
-// wipeRec deletes a record, zeroing everything but its size.
+// wipeRec deletes a record, zeroing everything but its size. A digit
+// record's length becomes the byte length that takes as many words, so
+// the deleted record reads as the size it is.
 func wipeRec(r rec) {
 	h := r[0]
+	if r.digits() {
+		h = h&^(0xFF<<14) | uint32(4*len(r.evWords()))<<14
+	}
 	clear(r)
 	r[0] = tagDeleted<<30 | h&(0xFFFF<<14)
 }

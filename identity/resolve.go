@@ -511,12 +511,12 @@ func (r *Resolver) resolveLocked(p *prepared, given []Identifier, res *Result) (
 	case len(r.nsKind)+newNS > maxNamespaces:
 		return out, obsErr(fmt.Errorf("scopes: %w", ErrFull))
 	}
-	words := recWords(len(cs), len(p.eventID))
+	words := recWords(len(cs), p.eventID)
 	off := r.log.alloc(words)
 	if off == noRec {
 		return out, obsErr(fmt.Errorf("evidence log: %w", ErrFull))
 	}
-	writeRec(r.log.view(off, words), len(cs), len(p.eventID), src, p.t, p.eventID)
+	writeRec(r.log.view(off, words), len(cs), src, p.t, p.eventID)
 	r.log.live++
 	for i := range cs {
 		c := &cs[i]

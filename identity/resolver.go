@@ -473,20 +473,19 @@ type slotHint struct {
 // open up earlier on the probe sequence.
 func (r *Resolver) findSlot(ns uint32, h uint64, val []byte) (uint32, slotHint) {
 	t := r.table.slots
-	mask := uint64(len(t) - 1)
 	fp := uint32(h >> 32)
 	free := -1
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := r.table.home(h); ; i = nextSlot(i, len(t)) {
 		s := t[i]
 		switch {
 		case s == 0:
 			if free < 0 {
-				free = int(i)
+				free = i
 			}
 			return noIdent, slotHint{free, r.table.gen}
 		case s == tombSlot:
 			if free < 0 {
-				free = int(i)
+				free = i
 			}
 		case uint32(s>>32) == fp:
 			id := uint32(s) - 1
@@ -516,8 +515,7 @@ func (r *Resolver) tableInsert(h uint64, id uint32, hint slotHint) {
 			return
 		}
 	}
-	mask := uint64(len(t) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := r.table.home(h); ; i = nextSlot(i, len(t)) {
 		if s := t[i]; s == 0 || s == tombSlot {
 			if s == 0 {
 				r.table.used++
@@ -532,8 +530,7 @@ func (r *Resolver) tableInsert(h uint64, id uint32, hint slotHint) {
 func (r *Resolver) tableDelete(id uint32) {
 	h := r.identHash(id)
 	t := r.table.slots
-	mask := uint64(len(t) - 1)
-	for i := h & mask; t[i] != 0; i = (i + 1) & mask {
+	for i := r.table.home(h); t[i] != 0; i = nextSlot(i, len(t)) {
 		if t[i] != tombSlot && uint32(t[i])-1 == id {
 			t[i] = tombSlot
 			r.table.live--
@@ -548,32 +545,36 @@ func (r *Resolver) identHash(id uint32) uint64 {
 	return r.hashKey(r.nsKind[ns], r.nsScope[ns], r.arena.get(x.arenaOff()))
 }
 
-// rehashIdents rebuilds the lookup table without tombstones, doubling it
-// until live entries fill at most half of it. Linear probing with a
-// fingerprint in each slot stays within a cache line or two up to the
-// 4/5 load that triggers this.
+// rehashIdents rebuilds the lookup table without tombstones, growing it
+// by half until live entries fill at most 0.6 of it (grownSize). Linear
+// probing with a fingerprint in each slot stays within a cache line or
+// two up to the 4/5 load that triggers this.
 func (r *Resolver) rehashIdents() {
-	size := len(r.table.slots)
-	for (r.table.live+1)*2 > size {
-		size *= 2
-	}
+	size := grownSize(len(r.table.slots), r.table.live)
 	t := make([]uint64, size)
-	mask := uint64(size - 1)
 	for _, s := range r.table.slots {
 		if s == 0 || s == tombSlot {
 			continue
 		}
 		id := uint32(s) - 1
-		h := r.identHash(id)
-		i := h & mask
+		i := homeIn(r.identHash(id), size)
 		for t[i] != 0 {
-			i = (i + 1) & mask
+			i = nextSlot(i, size)
 		}
 		t[i] = s
 	}
 	r.table.slots = t
 	r.table.used = r.table.live
 	r.table.gen++
+}
+
+// nextSlot is the slot after i in a table of size slots, wrapping around.
+func nextSlot(i, size int) int {
+	i++
+	if i == size {
+		i = 0
+	}
+	return i
 }
 
 // newIdent stores an identifier, attached to no person yet, in the lookup
@@ -596,10 +597,19 @@ func (r *Resolver) eventHashString(ev string) uint32 { return uint32(maphash.Str
 // and the record's position in the chunk: adding costs no random memory
 // access and 4 bytes, and SplitObservation, which is rare, scans it and
 // checks each candidate's event ID.
+//
+// A chunk's list is final once the log moves on to the next chunk, so it
+// is then copied to its exact length, dropping the slack of append's
+// growth (about a tenth of the index).
 func (r *Resolver) eventInsert(off uint32, h uint32) {
 	c := int(off >> logChunkBits)
-	for len(r.events) <= c {
-		r.events = append(r.events, nil)
+	if len(r.events) <= c {
+		if last := len(r.events) - 1; last >= 0 && cap(r.events[last]) > len(r.events[last]) {
+			r.events[last] = append(make([]uint32, 0, len(r.events[last])), r.events[last]...)
+		}
+		for len(r.events) <= c {
+			r.events = append(r.events, nil)
+		}
 	}
 	r.events[c] = append(r.events[c], h&^(logChunk-1)|off&(logChunk-1))
 }

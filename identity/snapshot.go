@@ -777,13 +777,14 @@ func (d *decoder) record() error {
 	if owner == noPerson {
 		return sr.fail("observation links no identifier")
 	}
-	words := recWords(int(n), len(ev))
+	evs := string(ev)
+	words := recWords(int(n), evs)
 	off := r.log.alloc(words)
 	if off == noRec {
 		return sr.fail("evidence log full")
 	}
 	rc := r.log.view(off, words)
-	writeRec(rc, int(n), len(ev), uint32(src), uint32(t), string(ev))
+	writeRec(rc, int(n), uint32(src), uint32(t), evs)
 	copy(rc.entries(), ents)
 	r.setViol(off, uint32(viol))
 	r.log.live++

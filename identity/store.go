@@ -212,17 +212,37 @@ func (a *arena) bytes() int64 {
 // Each slot is fingerprint<<32 | (id+1); 0 is empty.
 type idTable struct {
 	slots []uint64
-	used  int // live entries and tombstones
-	live  int
+	used  int    // live entries and tombstones
+	live  int    // at most maxIdents, so a size fits in 32 bits (see home)
 	gen   uint32 // bumped by every rebuild, which moves entries
 }
 
 const tombSlot = uint64(0xFFFFFFFF) // fingerprint 0, id+1 = 0xFFFFFFFF, never a real id
 
+// slotsFor is the table size that holds n entries at a load of at most
+// 0.7. Sizes need not be powers of two (see home), so a size hint costs
+// about 8/0.7 ≈ 11.4 bytes per identifier rather than up to twice that.
+// No more than maxIdents are ever stored, which also keeps sizes below
+// 1<<32 as home needs.
 func slotsFor(n int) int {
-	size := 1024
-	for size*7 < n*10 { // a load of at most 0.7 once n are stored
-		size *= 2
+	return max(1024, (min(n, maxIdents)*10+6)/7)
+}
+
+// home is the first slot of h's probe sequence: the low 32 bits of h
+// scaled to the table's size by a multiply-high ("fastrange"), which,
+// unlike a mask, works for any size. The fingerprint is h's high 32 bits,
+// so slot and fingerprint stay independent.
+func (t *idTable) home(h uint64) int { return homeIn(h, len(t.slots)) }
+
+func homeIn(h uint64, size int) int { return int(uint64(uint32(h)) * uint64(size) >> 32) }
+
+// grownSize is the size of a rebuilt table that is to hold live entries:
+// the same size while they fill at most 0.6 of it, else 1.5 times larger
+// until they do. Rebuilds run when live entries and tombstones reach 0.8
+// (tableInsert), so the load after growth stays between 0.53 and 0.8.
+func grownSize(size, live int) int {
+	for (live+1)*10 > size*6 {
+		size += size / 2
 	}
 	return size
 }
