@@ -18,16 +18,16 @@ import (
 // every path is checked against the same references.
 func setEvalMode(t testing.TB, useSIMD, parallel bool) {
 	t.Helper()
-	oldSIMD, oldMin := simd, minChunksPerWorker
+	oldSIMD, oldMin, oldWork := simd, minChunksPerWorker, minWorkPerWorker
 	simd = useSIMD && haveSIMD()
 	if parallel {
-		minChunksPerWorker = 1
+		minChunksPerWorker, minWorkPerWorker = 1, 1
 		if runtime.GOMAXPROCS(0) < 2 {
 			old := runtime.GOMAXPROCS(2)
 			t.Cleanup(func() { runtime.GOMAXPROCS(old) })
 		}
 	}
-	t.Cleanup(func() { simd, minChunksPerWorker = oldSIMD, oldMin })
+	t.Cleanup(func() { simd, minChunksPerWorker, minWorkPerWorker = oldSIMD, oldMin, oldWork })
 }
 
 // evalModes are the combinations setEvalMode can make.

@@ -52,8 +52,12 @@
 // spend in fen), not with their count; a member leaves the walk once its
 // comparison is decided, and on amd64 with AVX2 the per-plane step is
 // assembly (build with -tags purego for the Go kernels alone). Chunks go
-// to workers in small batches from a shared counter, so a core busy
-// elsewhere delays no one. A dense tag costs its raw bit size:
+// to workers in small batches from a shared counter, the calling goroutine
+// among them, so a core busy elsewhere delays no one; a query whose work is
+// a few chunks (a 2-tag count up to about 1M members) runs on the caller
+// alone. Each version keeps the plans it has prepared (bound and
+// optimised), so asking the same Plan again costs no planning and, for a
+// count, no allocation. A dense tag costs its raw bit size:
 // 1.25 MB per 10M members. Bulk loads (ReplaceTag, ReplaceTagWords,
 // ReplaceEnumColumn, ReplaceIntColumn) build chunks in parallel.
 //

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"sync"
 )
 
 // Evaluation binds a Plan to a version of the index, giving a tree of
@@ -521,15 +522,24 @@ func dedupe(xs []*xnode) []*xnode {
 	return out
 }
 
-// prepared is a plan bound to a view and optimised, ready to run.
+// prepared is a plan bound to a view and optimised, ready to run. It is
+// never written after prepare returns it, so queries share it.
 type prepared struct {
 	root     *xnode
 	universe *xnode
 	nchunks  int
+	cost     int // passes over a chunk's words per chunk, at most: see planCost
 }
 
-// prepare binds and optimises p against v.
+// prepare binds and optimises p against v, or returns the tree an earlier
+// query on the same version and as-of day built: a host that asks the same
+// audience again and again (a dashboard, an operator editing a count) then
+// pays no binding, no planning and no allocation per query.
 func (v *View) prepare(p *Plan) (*prepared, error) {
+	key := prepKey{p: p, asOf: v.asOf, hasAsOf: v.hasAsOf}
+	if pr := v.st.prep.get(key); pr != nil {
+		return pr, nil
+	}
 	if err := p.valid(); err != nil {
 		return nil, err
 	}
@@ -538,7 +548,75 @@ func (v *View) prepare(p *Plan) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{root: optimize(x, b.universe), universe: b.universe, nchunks: v.st.members.chunks()}, nil
+	root := optimize(x, b.universe)
+	pr := &prepared{root: root, universe: b.universe, nchunks: v.st.members.chunks(), cost: planCost(root)}
+	v.st.prep.put(key, pr)
+	return pr, nil
+}
+
+// planCost bounds the work of evaluating x on one chunk, in passes over
+// the chunk's words: one per bitmap read, one per bit plane of a range
+// scan and two for its exist and sign planes. Chunks held as arrays or
+// skipped by an empty operand cost less; the bound decides whether a query
+// is worth spreading over cores.
+func planCost(x *xnode) int {
+	switch x.kind {
+	case xLeaf:
+		return 1
+	case xRange:
+		return len(x.num.planes) + 2
+	}
+	n := 0
+	for _, k := range x.kids {
+		n += planCost(k)
+	}
+	for _, k := range x.neg {
+		n += planCost(k)
+	}
+	return n
+}
+
+// prepCache holds the plans prepared against one published state. A plan
+// is immutable and the state is too, so an entry never goes stale; it lives
+// as long as the state, and so pins no bitmap of an older version. A nil
+// cache (the state a transaction is still writing) caches nothing.
+// Safe for concurrent use.
+type prepCache struct {
+	mu sync.Mutex
+	m  map[prepKey]*prepared
+}
+
+type prepKey struct {
+	p       *Plan
+	asOf    Day
+	hasAsOf bool
+}
+
+// prepCacheMax bounds the plans a state keeps: a host that compiles a new
+// plan per request would otherwise grow the cache without end. When full
+// it starts over, which costs one prepare per plan still in use.
+const prepCacheMax = 256
+
+func (c *prepCache) get(k prepKey) *prepared {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	pr := c.m[k]
+	c.mu.Unlock()
+	return pr
+}
+
+func (c *prepCache) put(k prepKey, pr *prepared) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= prepCacheMax {
+		c.m = make(map[prepKey]*prepared)
+	}
+	c.m[k] = pr
+	c.mu.Unlock()
 }
 
 // cres is one chunk of a result: bits, a sorted array, or empty.

@@ -78,6 +78,7 @@ type state struct {
 	fields   map[string]*field
 	members  *bitmap // every member any field has ever held, less erased ones
 	segments map[string]*saved
+	prep     *prepCache // plans prepared against this state; nil until published
 }
 
 // field is one declared field. Which members are set depends on kind.
@@ -110,6 +111,7 @@ func New(opts *Options) *Index {
 		fields:   map[string]*field{},
 		members:  &bitmap{},
 		segments: map[string]*saved{},
+		prep:     &prepCache{},
 	})
 	return ix
 }
@@ -134,6 +136,7 @@ func (ix *Index) Update(fn func(tx *Tx) error) error {
 	tx := &Tx{id: ix.nextTx, base: base}
 	st := *base
 	st.tx = tx.id
+	st.prep = nil // the state is written until published: prepare nothing against it
 	tx.st = &st
 	defer func() { tx.closed = true }()
 	if err := fn(tx); err != nil {
@@ -141,6 +144,7 @@ func (ix *Index) Update(fn func(tx *Tx) error) error {
 	}
 	if tx.dirty {
 		st.version = base.version + 1
+		st.prep = &prepCache{}
 		ix.cur.Store(&st)
 	}
 	return nil

@@ -55,7 +55,18 @@ func (pr *prepared) count(x *xnode) uint64 {
 			return x.kids[0].bm.n - pr.count(negs)
 		}
 	}
-	workers := chunkWorkers(pr.nchunks)
+	workers := pr.workers()
+	if workers <= 1 {
+		// Inline rather than through evalChunks, so a small index's count
+		// allocates nothing.
+		r := getRunner()
+		var total uint64
+		for k := range pr.nchunks {
+			total += uint64(r.count(x, k))
+		}
+		putRunner(r)
+		return total
+	}
 	counts := make([]uint64, workers)
 	evalChunks(pr.nchunks, workers, func(w int, r *runner, lo, hi int) {
 		for k := lo; k < hi; k++ {
@@ -69,19 +80,34 @@ func (pr *prepared) count(x *xnode) uint64 {
 	return total
 }
 
-// chunkWorkers is how many goroutines evaluate n chunks: one for a small
-// index, where starting and joining goroutines would cost more than the
-// work, otherwise up to GOMAXPROCS.
-func chunkWorkers(n int) int {
-	return max(1, min(runtime.GOMAXPROCS(0), n/minChunksPerWorker))
+// workers is how many goroutines evaluate the plan: one when the work is
+// small, where starting and joining goroutines would cost more than it
+// saves, otherwise up to GOMAXPROCS, each with at least minWorkPerWorker
+// passes over a chunk's words.
+func (pr *prepared) workers() int {
+	return max(1, min(runtime.GOMAXPROCS(0), pr.nchunks*pr.cost/minWorkPerWorker))
 }
+
+// minWorkPerWorker is the least work, in passes over one chunk's 1024
+// words, worth a goroutine of its own. Measured on 2 cores: a pass costs
+// about 0.5 µs (a dense 2-tag AND count, 1.5 µs for one chunk of it with
+// the fixed cost), and starting and joining a second worker costs about
+// 2 µs when the core is idle and far more when another process holds it.
+// 32 passes (~16 µs) keeps that cost under about an eighth of each
+// worker's share: a 2-tag count runs serially up to 16 chunks (1M
+// members) and in parallel from 32, a ten-term expression from 4 chunks.
+// A variable only so that tests can run the parallel path on a few chunks.
+var minWorkPerWorker = 32
 
 // evalChunks calls fn for batches [lo, hi) covering the chunks [0, n), from
 // workers numbered w < workers, each with a runner of its own. Workers take
 // small batches from a shared counter rather than a fixed share, so a
 // worker whose core is busy with another process holds up no one; results
 // must therefore not depend on which worker ran a chunk (sums per worker,
-// slots per chunk).
+// slots per chunk). The calling goroutine is worker 0: it starts on the
+// chunks at once, and when the other goroutines are slow to be scheduled
+// (other processes on the cores) it simply takes their batches, so the
+// query costs little more than running serially.
 func evalChunks(n, workers int, fn func(w int, r *runner, lo, hi int)) {
 	if workers <= 1 {
 		r := getRunner()
@@ -91,20 +117,22 @@ func evalChunks(n, workers int, fn func(w int, r *runner, lo, hi int)) {
 	}
 	batch := max(1, n/(workers*8))
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			r := getRunner()
-			defer putRunner(r)
-			for {
-				lo := int(next.Add(int64(batch))) - batch
-				if lo >= n {
-					return
-				}
-				fn(w, r, lo, min(lo+batch, n))
+	work := func(w int) {
+		r := getRunner()
+		defer putRunner(r)
+		for {
+			lo := int(next.Add(int64(batch))) - batch
+			if lo >= n {
+				return
 			}
-		})
+			fn(w, r, lo, min(lo+batch, n))
+		}
 	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Go(func() { work(w) })
+	}
+	work(0)
 	wg.Wait()
 }
 
@@ -149,7 +177,7 @@ func (pr *prepared) materialize() *bitmap {
 	}
 	b := &bitmap{c: make([]*container, pr.nchunks)}
 	counts := make([]uint64, pr.nchunks)
-	evalChunks(pr.nchunks, chunkWorkers(pr.nchunks), func(_ int, r *runner, lo, hi int) {
+	evalChunks(pr.nchunks, pr.workers(), func(_ int, r *runner, lo, hi int) {
 		for k := lo; k < hi; k++ {
 			c := r.eval(pr.root, k)
 			b.c[k] = r.keep(c)
@@ -285,7 +313,7 @@ func (v *View) TopN(p *Plan, enumField string, n int) ([]ValueCount, error) {
 	for i, val := range values {
 		bms[i] = f.enum[val]
 	}
-	workers := chunkWorkers(pr.nchunks)
+	workers := pr.workers()
 	perWorker := make([][]uint64, workers)
 	for w := range perWorker {
 		perWorker[w] = make([]uint64, len(values))
@@ -379,7 +407,7 @@ func (v *View) IntStats(p *Plan, field string) (IntStats, error) {
 		return IntStats{}, err
 	}
 	s := f.num
-	workers := chunkWorkers(pr.nchunks)
+	workers := pr.workers()
 	perWorker := make([]chunkStats, workers)
 	for w := range perWorker {
 		perWorker[w] = chunkStats{min: math.MaxInt64, max: math.MinInt64}

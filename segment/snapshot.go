@@ -285,6 +285,7 @@ func ReadSnapshot(r io.Reader, opts *Options) (*Index, error) {
 		fields:   map[string]*field{},
 		members:  &bitmap{},
 		segments: map[string]*saved{},
+		prep:     &prepCache{},
 	}
 	for _, mf := range m.Fields {
 		kind := kindByName(mf.Kind)
