@@ -490,7 +490,7 @@ func (r *Resolver) findSlot(ns uint32, h uint64, val []byte) (uint32, slotHint) 
 		case uint32(s>>32) == fp:
 			id := uint32(s) - 1
 			x := r.ids.at(id)
-			if x.ns() == ns && bytes.Equal(r.arena.get(x.arenaOff()), val) {
+			if x.ns() == ns && r.arena.equal(x.arenaOff(), val) {
 				return id, slotHint{-1, 0}
 			}
 		}
@@ -542,7 +542,8 @@ func (r *Resolver) tableDelete(id uint32) {
 func (r *Resolver) identHash(id uint32) uint64 {
 	x := r.ids.at(id)
 	ns := x.ns()
-	return r.hashKey(r.nsKind[ns], r.nsScope[ns], r.arena.get(x.arenaOff()))
+	var buf [maxValueLen]byte
+	return r.hashKey(r.nsKind[ns], r.nsScope[ns], r.arena.get(x.arenaOff(), buf[:]))
 }
 
 // rehashIdents rebuilds the lookup table without tombstones, growing it
@@ -770,10 +771,11 @@ func (r *Resolver) canonical(p uint32) (uint32, error) {
 func (r *Resolver) identifier(x uint32) Identifier {
 	xi := r.ids.at(x)
 	ns := xi.ns()
+	var buf [maxValueLen]byte
 	return Identifier{
 		Kind:  r.cfg.kinds[r.nsKind[ns]].Name,
 		Scope: r.nsScope[ns],
-		Value: string(r.arena.get(xi.arenaOff())),
+		Value: string(r.arena.get(xi.arenaOff(), buf[:])),
 	}
 }
 
