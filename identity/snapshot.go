@@ -466,7 +466,7 @@ type decoder struct {
 
 func (d *decoder) run() error {
 	r, sr := d.r, d.sr
-	r.table.slots = make([]uint64, slotsFor(0))
+	r.table.slots = makeSlots(slotsFor(0))
 	for {
 		tag, count, err := sr.next()
 		if err != nil {
