@@ -199,3 +199,21 @@ func TestPackedValuesThroughResolver(t *testing.T) {
 	require.NoError(t, err)
 	check(r2)
 }
+
+// TestArenaLookupPathDoesNotAllocate: Observe allocates nothing in the
+// common case, so neither may packing nor comparing a value.
+func TestArenaLookupPathDoesNotAllocate(t *testing.T) {
+	var a arena
+	phone, uuid := []byte("13812345678"), []byte("123e4567-e89b-12d3-a456-426614174000")
+	offs := []uint64{a.add(phone, 0), a.add(uuid, 0)}
+	var buf [maxValueLen]byte
+	allocs := testing.AllocsPerRun(100, func() {
+		for i, v := range [][]byte{phone, uuid} {
+			if !a.equal(offs[i], v) || len(a.get(offs[i], buf[:])) != len(v) {
+				t.Fatal("value lost")
+			}
+			packedSize(v)
+		}
+	})
+	assert.Zero(t, allocs)
+}

@@ -176,13 +176,23 @@ const (
 // packedSize is how many bytes value v takes after its length byte when
 // packed, and the length byte; ok is false when v is kept as it is.
 func packedSize(v []byte) (size int, lenByte byte, ok bool) {
-	if len(v) >= 1 && len(v) <= maxDigits && isDigits(string(v)) {
+	if len(v) >= 1 && len(v) <= maxDigits && allDigits(v) {
 		return (len(v) + 1) / 2, byte(len(v)), true
 	}
 	if isUUID(v) {
 		return 16, uuidLen, true
 	}
 	return 0, 0, false
+}
+
+// allDigits reports whether v holds ASCII digits only.
+func allDigits(v []byte) bool {
+	for _, c := range v {
+		if c-'0' > 9 {
+			return false
+		}
+	}
+	return true
 }
 
 // isUUID reports whether v is a UUID in canonical lower-case text form.
