@@ -33,7 +33,7 @@ func (r *Resolver) check() error {
 		if int(ns) >= len(r.nsKind) {
 			return fmt.Errorf("identifier %d in unknown namespace %d", x, ns)
 		}
-		if got := r.findIdent(ns, r.identHash(x), r.arena.get(xi.arenaOff())); got != x {
+		if got := r.findIdent(ns, r.identHash(x), r.arena.get(xi.arenaOff(), nil)); got != x {
 			return fmt.Errorf("identifier %d not found by its value (got %d)", x, got)
 		}
 	}

@@ -131,7 +131,7 @@ func (r *Resolver) lookAhead(w *chunkWork) {
 	t := r.table.slots
 	var sink uint64
 	for _, h := range hs {
-		sink += t[homeIn(h, len(t))]
+		sink += t.at(homeIn(h, t.len()))
 	}
 	for k, h := range hs {
 		x := r.probe(h)
@@ -165,13 +165,13 @@ func (r *Resolver) lookAhead(w *chunkWork) {
 // whose fingerprint matches, without checking its value, or noIdent.
 func (r *Resolver) probe(h uint64) uint32 {
 	t := r.table.slots
-	fp := uint32(h >> 32)
-	for i := r.table.home(h); ; i = nextSlot(i, len(t)) {
-		s := t[i]
+	f := fp(h)
+	for i := r.table.home(h); ; i = nextSlot(i, t.len()) {
+		s := t.at(i)
 		if s == 0 {
 			return noIdent
 		}
-		if uint32(s>>32) == fp && s != tombSlot {
+		if uint32(s>>32) == f && s != tombSlot {
 			return uint32(s) - 1
 		}
 	}

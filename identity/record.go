@@ -1,6 +1,9 @@
 package identity
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"strconv"
+)
 
 // Evidence is kept as packed records of uint32 words in a chunked log, one
 // record per observation, in arrival order. A record's word offset is also
@@ -8,19 +11,24 @@ import "encoding/binary"
 // of the record that created it.
 //
 //	w0      tag(2) | identifiers n(8) | event ID length(8) | source(14)
+//	        (for tagNumber, the length field holds the ID's high 8 bits)
 //	w1      next record of the same person (circular list)
 //	w2      observation time, Unix seconds
 //	n words status(2) | identifier number(30), in observation order
 //	…       event ID bytes, little-endian, padded to a word
 //
 // Event IDs are most often decimal numbers (order and transaction
-// numbers), so an event ID of ASCII digits only is kept as 4-bit digits,
-// eight to a word, under tag tagDigits rather than tagLive: an 11-digit
-// ID takes 2 words rather than 3. Its length field still counts digits,
-// leading zeros included, so the bytes read back are the bytes stored.
+// numbers), so an event ID of ASCII digits only is packed, in one of two
+// forms. One without leading zeros whose value is below 2^40 (up to 12
+// digits, and some of 13) is kept under tag tagNumber as a binary number:
+// its high 8 bits in the length field of w0, its low 32 bits in one event
+// ID word, so an 11-digit ID takes 1 word rather than 3. Any other is kept
+// as 4-bit digits, eight to a word, under tag tagDigits; its length field
+// still counts digits, leading zeros included. Either way the bytes read
+// back are the bytes stored.
 //
 // Records never straddle a chunk; a chunk's unused end is skipped. A
-// deleted record keeps its size in w0 — for a digit record, as a length
+// deleted record keeps its size in w0 — for a packed record, as a length
 // in bytes that takes as many words — and has everything else
 // zeroed. Which limits forced a record's drops (its violation mask) is kept
 // beside the log, for the few records that dropped anything.
@@ -34,10 +42,12 @@ const (
 	logChunkBits = 20
 	logChunk     = 1 << logChunkBits
 
-	tagUnused  = 0 // never written: zeroed words
+	tagDeleted = 0
 	tagLive    = 1
-	tagDeleted = 2
+	tagNumber  = 2 // live, its event ID a binary number; tag reports it as tagLive
 	tagDigits  = 3 // live, its event ID packed as digits; tag reports it as tagLive
+
+	maxNumberID = 1 << 40 // a tagNumber event ID is below this
 
 	// Status of an identifier in a record.
 	stLinked  = 0 // linked into the person the observation resolved to
@@ -48,7 +58,30 @@ const (
 )
 
 // recWords is the size of a record of n identifiers and event ID ev.
-func recWords(n int, ev string) int { return 3 + n + evWords(len(ev), isDigits(ev)) }
+func recWords(n int, ev string) int {
+	if _, ok := numberID(ev); ok {
+		return 3 + n + 1
+	}
+	return 3 + n + evWords(len(ev), isDigits(ev))
+}
+
+// numberID returns the value of an event ID kept as a binary number: the
+// decimal form of a value below maxNumberID, so without leading zeros
+// (except "0" itself), which makes the text the number's only spelling.
+func numberID(ev string) (uint64, bool) {
+	if ev == "" || len(ev) > 13 || (ev[0] == '0' && len(ev) > 1) {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(ev); i++ {
+		d := ev[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		v = v*10 + uint64(d)
+	}
+	return v, v < maxNumberID
+}
 
 // evWords is the size of an event ID of evLen bytes, or digits if packed.
 func evWords(evLen int, digits bool) int {
@@ -71,6 +104,9 @@ func isDigits(ev string) bool {
 
 // headWords is the size of the record whose first word is h.
 func headWords(h uint32) int {
+	if h>>30 == tagNumber {
+		return 3 + int(h>>22&0xFF) + 1
+	}
 	return 3 + int(h>>22&0xFF) + evWords(int(h>>14&0xFF), h>>30 == tagDigits)
 }
 
@@ -80,15 +116,37 @@ type rec []uint32
 // tag is the record's state: tagLive for a live record, whichever way its
 // event ID is kept.
 func (r rec) tag() uint32 {
-	if t := r[0] >> 30; t != tagDigits {
+	if t := r[0] >> 30; t < tagNumber {
 		return t
 	}
 	return tagLive
 }
 
-func (r rec) digits() bool   { return r[0]>>30 == tagDigits }
-func (r rec) n() int         { return int(r[0] >> 22 & 0xFF) }
-func (r rec) evLen() int     { return int(r[0] >> 14 & 0xFF) }
+// digits reports whether the event ID is kept packed, in either form.
+func (r rec) digits() bool { return r[0]>>30 >= tagNumber }
+
+// number returns the event ID of a tagNumber record.
+func (r rec) number() (uint64, bool) {
+	if r[0]>>30 != tagNumber {
+		return 0, false
+	}
+	return uint64(r[0]>>14&0xFF)<<32 | uint64(r[3+r.n()]), true
+}
+
+func (r rec) n() int { return int(r[0] >> 22 & 0xFF) }
+
+// evLen is the event ID's length in bytes.
+func (r rec) evLen() int {
+	if v, ok := r.number(); ok {
+		n := 1
+		for ; v >= 10; v /= 10 {
+			n++
+		}
+		return n
+	}
+	return int(r[0] >> 14 & 0xFF)
+}
+
 func (r rec) source() uint32 { return r[0] & (maxSources - 1) }
 func (r rec) time() uint32   { return r[2] }
 
@@ -97,7 +155,7 @@ func (r rec) entries() []uint32 { return r[3 : 3+r.n()] }
 // evWords returns the words holding the event ID.
 func (r rec) evWords() []uint32 { return r[3+r.n():] }
 
-// evByte returns byte i of the event ID.
+// evByte returns byte i of the event ID, which is not a tagNumber one.
 func (r rec) evByte(i int) byte {
 	w := r.evWords()
 	if r.digits() {
@@ -107,6 +165,9 @@ func (r rec) evByte(i int) byte {
 }
 
 func (r rec) eventID() []byte {
+	if v, ok := r.number(); ok {
+		return strconv.AppendUint(nil, v, 10)
+	}
 	n := r.evLen()
 	if r.digits() {
 		b := make([]byte, n)
@@ -123,6 +184,10 @@ func (r rec) eventID() []byte {
 }
 
 func (r rec) eventIDEquals(s string) bool {
+	if v, ok := r.number(); ok {
+		w, ok := numberID(s)
+		return ok && w == v
+	}
 	n := r.evLen()
 	if n != len(s) {
 		return false
@@ -205,6 +270,13 @@ func (l *evlog) bytes() int64 {
 // recWords(n, eventID) says.
 func writeRec(r rec, n int, source, t uint32, eventID string) {
 	evLen := len(eventID)
+	if v, ok := numberID(eventID); ok {
+		r[0] = tagNumber<<30 | uint32(n)<<22 | uint32(v>>32)<<14 | source
+		r[1] = noRec
+		r[2] = t
+		r[3+n] = uint32(v)
+		return
+	}
 	tag := uint32(tagLive)
 	if isDigits(eventID) {
 		tag = tagDigits

@@ -20,8 +20,14 @@ func TestRecordEventIDRoundTrip(t *testing.T) {
 		{"0", true, 1},
 		{"007", true, 1},                     // leading zeros are kept
 		{"12345678", true, 1},                // eight digits fill a word
-		{"123456789", true, 2},               // the ninth starts another
-		{"88000012345", true, 2},             // 11 digits: 2 words, not 3
+		{"123456789", true, 1},               // a number below 2^40: one word
+		{"88000012345", true, 1},             // 11 digits: 1 word, not 3
+		{"1099511627775", true, 1},           // 2^40-1, the largest number kept as one
+		{"1099511627776", true, 2},           // 2^40: 13 packed digits
+		{"9999999999999", true, 2},           // 13 digits over 2^40
+		{"12345678901234", true, 2},          // 14 digits
+		{"012345678", true, 2},               // a leading zero: 9 packed digits
+		{"00000000000", true, 2},             // 11 zeros
 		{strings.Repeat("9", 255), true, 32}, // ⌈255/8⌉
 		{"12a", false, 1},
 		{"e1", false, 1},
@@ -184,4 +190,40 @@ func TestEventIndexClosedChunkHasNoSlack(t *testing.T) {
 	assert.Equal(t, 1000, cap(r.events[0]))
 	assert.Empty(t, r.events[1])
 	assert.Equal(t, []uint32{7<<20 | 5}, r.events[2])
+}
+
+// TestNumberEventIDLayout checks a tagNumber record's words against the
+// layout worked out by hand: 88000012345 = 0x14_7D35_A039.
+func TestNumberEventIDLayout(t *testing.T) {
+	r := make(rec, recWords(2, "88000012345"))
+	require.Len(t, r, 3+2+1)
+	writeRec(r, 2, 77, 1234, "88000012345")
+	assert.Equal(t, uint32(tagNumber)<<30|2<<22|0x14<<14|77, r[0])
+	assert.Equal(t, uint32(0x7D35A039), r[5])
+	assert.Equal(t, 11, r.evLen())
+	assert.Equal(t, len(r), headWords(r[0]))
+
+	for _, c := range []struct {
+		ev  string
+		num bool
+	}{
+		{"0", true}, {"9", true}, {"10", true}, {"1000", true}, {"4294967295", true}, {"4294967296", true},
+		{"1099511627775", true}, {"1099511627776", false}, {"00", false}, {"01", false}, {"", false}, {"1a", false},
+	} {
+		v, ok := numberID(c.ev)
+		assert.Equal(t, c.num, ok, "%q", c.ev)
+		r := make(rec, recWords(0, c.ev))
+		writeRec(r, 0, 1, 1, c.ev)
+		assert.Equal(t, c.num, r[0]>>30 == tagNumber, "%q", c.ev)
+		assert.Equal(t, len(c.ev), r.evLen(), "%q", c.ev)
+		assert.Equal(t, c.ev, string(r.eventID()))
+		if ok {
+			got, _ := r.number()
+			assert.Equal(t, v, got, "%q", c.ev)
+			// Other spellings of the same number are other event IDs.
+			assert.False(t, r.eventIDEquals("0"+c.ev), "%q", c.ev)
+			assert.False(t, r.eventIDEquals(c.ev+" "), "%q", c.ev)
+			assert.True(t, r.eventIDEquals(c.ev), "%q", c.ev)
+		}
+	}
 }

@@ -137,7 +137,7 @@ func New(cfg Config) (*Resolver, error) {
 		return nil, err
 	}
 	r := newResolver(c)
-	r.table.slots = make([]uint64, slotsFor(cfg.SizeHint))
+	r.table.slots = makeSlots(slotsFor(cfg.SizeHint))
 	return r, nil
 }
 
@@ -473,10 +473,10 @@ type slotHint struct {
 // open up earlier on the probe sequence.
 func (r *Resolver) findSlot(ns uint32, h uint64, val []byte) (uint32, slotHint) {
 	t := r.table.slots
-	fp := uint32(h >> 32)
+	f := fp(h)
 	free := -1
-	for i := r.table.home(h); ; i = nextSlot(i, len(t)) {
-		s := t[i]
+	for i := r.table.home(h); ; i = nextSlot(i, t.len()) {
+		s := t.at(i)
 		switch {
 		case s == 0:
 			if free < 0 {
@@ -487,10 +487,10 @@ func (r *Resolver) findSlot(ns uint32, h uint64, val []byte) (uint32, slotHint) 
 			if free < 0 {
 				free = i
 			}
-		case uint32(s>>32) == fp:
+		case uint32(s>>32) == f:
 			id := uint32(s) - 1
 			x := r.ids.at(id)
-			if x.ns() == ns && bytes.Equal(r.arena.get(x.arenaOff()), val) {
+			if x.ns() == ns && r.arena.equal(x.arenaOff(), val) {
 				return id, slotHint{-1, 0}
 			}
 		}
@@ -500,27 +500,27 @@ func (r *Resolver) findSlot(ns uint32, h uint64, val []byte) (uint32, slotHint) 
 // tableInsert stores identifier id under hash h, at the slot hint
 // suggests if it is still good.
 func (r *Resolver) tableInsert(h uint64, id uint32, hint slotHint) {
-	if (r.table.used+1)*5 > len(r.table.slots)*4 {
+	if (r.table.used+1)*5 > r.table.slots.len()*4 {
 		r.rehashIdents()
 	}
 	t := r.table.slots
-	entry := uint64(uint32(h>>32))<<32 | uint64(id+1)
+	entry := uint64(fp(h))<<32 | uint64(id+1)
 	if hint.slot >= 0 && hint.gen == r.table.gen {
-		if s := t[hint.slot]; s == 0 || s == tombSlot {
+		if s := t.at(hint.slot); s == 0 || s == tombSlot {
 			if s == 0 {
 				r.table.used++
 			}
-			t[hint.slot] = entry
+			t.set(hint.slot, entry)
 			r.table.live++
 			return
 		}
 	}
-	for i := r.table.home(h); ; i = nextSlot(i, len(t)) {
-		if s := t[i]; s == 0 || s == tombSlot {
+	for i := r.table.home(h); ; i = nextSlot(i, t.len()) {
+		if s := t.at(i); s == 0 || s == tombSlot {
 			if s == 0 {
 				r.table.used++
 			}
-			t[i] = entry
+			t.set(i, entry)
 			r.table.live++
 			return
 		}
@@ -530,9 +530,9 @@ func (r *Resolver) tableInsert(h uint64, id uint32, hint slotHint) {
 func (r *Resolver) tableDelete(id uint32) {
 	h := r.identHash(id)
 	t := r.table.slots
-	for i := r.table.home(h); t[i] != 0; i = nextSlot(i, len(t)) {
-		if t[i] != tombSlot && uint32(t[i])-1 == id {
-			t[i] = tombSlot
+	for i := r.table.home(h); t.at(i) != 0; i = nextSlot(i, t.len()) {
+		if s := t.at(i); s != tombSlot && uint32(s)-1 == id {
+			t.set(i, tombSlot)
 			r.table.live--
 			return
 		}
@@ -542,7 +542,8 @@ func (r *Resolver) tableDelete(id uint32) {
 func (r *Resolver) identHash(id uint32) uint64 {
 	x := r.ids.at(id)
 	ns := x.ns()
-	return r.hashKey(r.nsKind[ns], r.nsScope[ns], r.arena.get(x.arenaOff()))
+	var buf [maxValueLen]byte
+	return r.hashKey(r.nsKind[ns], r.nsScope[ns], r.arena.get(x.arenaOff(), buf[:]))
 }
 
 // rehashIdents rebuilds the lookup table without tombstones, growing it
@@ -550,18 +551,20 @@ func (r *Resolver) identHash(id uint32) uint64 {
 // probing with a fingerprint in each slot stays within a cache line or
 // two up to the 4/5 load that triggers this.
 func (r *Resolver) rehashIdents() {
-	size := grownSize(len(r.table.slots), r.table.live)
-	t := make([]uint64, size)
-	for _, s := range r.table.slots {
+	size := grownSize(r.table.slots.len(), r.table.live)
+	t := makeSlots(size)
+	old := r.table.slots
+	for j := range old.len() {
+		s := old.at(j)
 		if s == 0 || s == tombSlot {
 			continue
 		}
 		id := uint32(s) - 1
 		i := homeIn(r.identHash(id), size)
-		for t[i] != 0 {
+		for t.at(i) != 0 {
 			i = nextSlot(i, size)
 		}
-		t[i] = s
+		t.set(i, s)
 	}
 	r.table.slots = t
 	r.table.used = r.table.live
@@ -770,10 +773,11 @@ func (r *Resolver) canonical(p uint32) (uint32, error) {
 func (r *Resolver) identifier(x uint32) Identifier {
 	xi := r.ids.at(x)
 	ns := xi.ns()
+	var buf [maxValueLen]byte
 	return Identifier{
 		Kind:  r.cfg.kinds[r.nsKind[ns]].Name,
 		Scope: r.nsScope[ns],
-		Value: string(r.arena.get(xi.arenaOff())),
+		Value: string(r.arena.get(xi.arenaOff(), buf[:])),
 	}
 }
 

@@ -156,13 +156,14 @@ func (r *Resolver) WriteSnapshot(w io.Writer) error {
 	}
 	sw.begin("IDNT")
 	nIDs := 0
+	var buf [maxValueLen]byte
 	for x := range n {
 		xi := r.ids.at(x)
 		if xi.person == erasedIdent {
 			continue
 		}
 		sw.uv(uint64(xi.ns()))
-		sw.bytes(r.arena.get(xi.arenaOff()))
+		sw.bytes(r.arena.get(xi.arenaOff(), buf[:]))
 		switch xi.person {
 		case noPerson:
 			sw.uv(0)
@@ -465,7 +466,7 @@ type decoder struct {
 
 func (d *decoder) run() error {
 	r, sr := d.r, d.sr
-	r.table.slots = make([]uint64, slotsFor(0))
+	r.table.slots = makeSlots(slotsFor(0))
 	for {
 		tag, count, err := sr.next()
 		if err != nil {

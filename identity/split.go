@@ -252,7 +252,7 @@ func (r *Resolver) splitLocked(start []uint32, block uint32, remove func(*compon
 			}
 			ns := xi.ns()
 			cs = append(cs, cand{
-				kind: r.nsKind[ns], scope: r.nsScope[ns], val: r.arena.get(xi.arenaOff()),
+				kind: r.nsKind[ns], scope: r.nsScope[ns], val: r.arena.get(xi.arenaOff(), nil),
 				ns: ns, id: x, person: xi.person, index: i,
 			})
 		}

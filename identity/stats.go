@@ -42,7 +42,7 @@ func (r *Resolver) Stats() Stats {
 	m := &s.Memory
 	m.Identifiers = r.ids.bytes()
 	m.Values = r.arena.bytes()
-	m.Lookup = int64(len(r.table.slots)) * 8
+	m.Lookup = int64(cap(r.table.slots))
 	m.Persons = r.persons.bytes() + r.counts.bytes()
 	m.Evidence = r.log.bytes()
 	for _, c := range r.events {
