@@ -244,6 +244,7 @@ func (s *Store) commitLoop() {
 	defer close(s.done)
 	batch := make([]*request, 0, s.maxBatch)
 	errs := make([]error, 0, s.maxBatch)
+	keys := make(keyBuf, 0, 64)
 	// expect is how many commits the next batch should hold: the callers
 	// released with the last batch plus those already waiting then. A
 	// caller released by a commit is back with its next one after a few
@@ -270,7 +271,7 @@ func (s *Store) commitLoop() {
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for {
 				for _, r := range batch[len(errs):] {
-					e := apply(tx, r.cs)
+					e := apply(tx, r.cs, &keys)
 					errs = append(errs, e)
 					var sk errSkip
 					if e != nil && !errors.As(e, &sk) {
@@ -301,7 +302,7 @@ func (s *Store) commitLoop() {
 			// alone, so only the culprit (or a real I/O failure) fails.
 			errs = errs[:len(batch)]
 			for i, r := range batch {
-				errs[i] = s.db.Update(func(tx *bolt.Tx) error { return apply(tx, r.cs) })
+				errs[i] = s.db.Update(func(tx *bolt.Tx) error { return apply(tx, r.cs, &keys) })
 			}
 			err = nil
 		}
@@ -340,16 +341,36 @@ func (s *Store) drain(batch *[]*request) bool {
 	return true
 }
 
+// keyBuf builds keys in one reused buffer: bbolt copies the keys it
+// stores, so the writer need not allocate one per read and write.
+type keyBuf []byte
+
+func (k *keyBuf) tx(tx string) []byte {
+	*k = append((*k)[:0], tx...)
+	return *k
+}
+
+func (k *keyBuf) member(m uint32, kind byte, rest string) []byte {
+	*k = append(binary.BigEndian.AppendUint32((*k)[:0], m), kind)
+	*k = append(*k, rest...)
+	return *k
+}
+
+func (k *keyBuf) entry(m uint32, seq uint64) []byte {
+	*k = binary.BigEndian.AppendUint64(append(binary.BigEndian.AppendUint32((*k)[:0], m), 'e'), seq)
+	return *k
+}
+
 // apply writes one transaction's commits inside a bbolt transaction, or
 // refuses them (errSkip) before writing anything.
-func apply(tx *bolt.Tx, cs []*loyalty.Commit) error {
+func apply(tx *bolt.Tx, cs []*loyalty.Commit, k *keyBuf) error {
 	txb := tx.Bucket(bucketTx)
 	m := tx.Bucket(bucketM)
-	if txb.Get([]byte(cs[0].Tx)) != nil {
+	if txb.Get(k.tx(cs[0].Tx)) != nil {
 		return errSkip{loyalty.ErrTxExists}
 	}
 	for i, c := range cs {
-		if len(c.Entries) > 0 && m.Get(entryKey(c.Member, c.FirstSeq)) != nil {
+		if len(c.Entries) > 0 && m.Get(k.entry(c.Member, c.FirstSeq)) != nil {
 			return errSkip{fmt.Errorf("member %d: entry %d already written", c.Member, c.FirstSeq)}
 		}
 		for _, d := range cs[:i] {
@@ -358,20 +379,20 @@ func apply(tx *bolt.Tx, cs []*loyalty.Commit) error {
 			}
 		}
 	}
-	if err := txb.Put([]byte(cs[0].Tx), cs[0].TxRecord); err != nil {
+	if err := txb.Put(k.tx(cs[0].Tx), cs[0].TxRecord); err != nil {
 		return err
 	}
 	for _, c := range cs {
-		if err := m.Put(memberKey(c.Member, 'a', nil), c.Account); err != nil {
+		if err := m.Put(k.member(c.Member, 'a', ""), c.Account); err != nil {
 			return err
 		}
 		if c.DocKey != "" {
-			if err := m.Put(memberKey(c.Member, 'd', []byte(c.DocKey)), c.Doc); err != nil {
+			if err := m.Put(k.member(c.Member, 'd', c.DocKey), c.Doc); err != nil {
 				return err
 			}
 		}
 		for i, e := range c.Entries {
-			if err := m.Put(entryKey(c.Member, c.FirstSeq+uint64(i)), e); err != nil {
+			if err := m.Put(k.entry(c.Member, c.FirstSeq+uint64(i)), e); err != nil {
 				return err
 			}
 		}
