@@ -50,11 +50,15 @@ type Store struct {
 }
 
 // request is one transaction's writes: one member's, or several for a
-// merge.
+// merge. Requests are pooled: the committer forgets one once it has sent
+// its outcome.
 type request struct {
 	cs  []*loyalty.Commit
+	one [1]*loyalty.Commit // cs of a single commit
 	err chan error
 }
+
+var requests = sync.Pool{New: func() any { return &request{err: make(chan error, 1)} }}
 
 var _ loyalty.MultiStore = (*Store)(nil)
 
@@ -207,7 +211,9 @@ func (s *Store) Tx(ctx context.Context, tx string) ([]byte, error) {
 // the outcome even if ctx is cancelled, since the commit may already be on
 // disk.
 func (s *Store) Commit(ctx context.Context, c *loyalty.Commit) error {
-	return s.CommitMulti(ctx, []*loyalty.Commit{c})
+	r := requests.Get().(*request)
+	r.one[0] = c
+	return s.commit(ctx, r, r.one[:])
 }
 
 // CommitMulti implements loyalty.MultiStore: the commits are written in
@@ -217,7 +223,18 @@ func (s *Store) CommitMulti(ctx context.Context, cs []*loyalty.Commit) error {
 	if len(cs) == 0 {
 		return errors.New("commit of nothing")
 	}
-	r := &request{cs: cs, err: make(chan error, 1)}
+	return s.commit(ctx, requests.Get().(*request), cs)
+}
+
+// commit queues r with cs, waits for its outcome and returns r to the
+// pool.
+func (s *Store) commit(ctx context.Context, r *request, cs []*loyalty.Commit) error {
+	r.cs = cs
+	defer func() {
+		// The caller's commits are not kept alive by the pool.
+		r.cs, r.one[0] = nil, nil
+		requests.Put(r)
+	}()
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
