@@ -187,10 +187,10 @@ func (s *Store) Load(ctx context.Context, member uint32, tx, doc string) (loyalt
 		if tx != "" {
 			l.Tx = clone(btx.Bucket(bucketTx).Get([]byte(tx)))
 		}
-		m := btx.Bucket(bucketM)
-		l.Account = clone(m.Get(memberKey(member, 'a', nil)))
+		c := btx.Bucket(bucketM).Cursor()
+		l.Account = clone(get(c, memberKey(member, 'a', nil)))
 		if doc != "" && l.Account != nil {
-			l.Doc = clone(m.Get(memberKey(member, 'd', []byte(doc))))
+			l.Doc = clone(get(c, memberKey(member, 'd', []byte(doc))))
 		}
 		return nil
 	})
@@ -261,7 +261,7 @@ func (s *Store) commitLoop() {
 	defer close(s.done)
 	batch := make([]*request, 0, s.maxBatch)
 	errs := make([]error, 0, s.maxBatch)
-	keys := make(keyBuf, 0, 64)
+	w := &writer{k: make(keyBuf, 0, 64)}
 	// expect is how many commits the next batch should hold: the callers
 	// released with the last batch plus those already waiting then. A
 	// caller released by a commit is back with its next one after a few
@@ -286,9 +286,11 @@ func (s *Store) commitLoop() {
 		}
 		var gathered time.Time
 		err := s.db.Update(func(tx *bolt.Tx) error {
+			w.begin(tx)
+			defer w.end()
 			for {
 				for _, r := range batch[len(errs):] {
-					e := apply(tx, r.cs, &keys)
+					e := w.apply(r.cs)
 					errs = append(errs, e)
 					var sk errSkip
 					if e != nil && !errors.As(e, &sk) {
@@ -319,7 +321,11 @@ func (s *Store) commitLoop() {
 			// alone, so only the culprit (or a real I/O failure) fails.
 			errs = errs[:len(batch)]
 			for i, r := range batch {
-				errs[i] = s.db.Update(func(tx *bolt.Tx) error { return apply(tx, r.cs, &keys) })
+				errs[i] = s.db.Update(func(tx *bolt.Tx) error {
+					w.begin(tx)
+					defer w.end()
+					return w.apply(r.cs)
+				})
 			}
 			err = nil
 		}
@@ -358,6 +364,16 @@ func (s *Store) drain(batch *[]*request) bool {
 	return true
 }
 
+// get is Bucket.Get on c's bucket through c: a Get makes a cursor whose
+// path from the root grows, allocating, on every call, while c keeps its
+// path's storage for the next read.
+func get(c *bolt.Cursor, key []byte) []byte {
+	if k, v := c.Seek(key); bytes.Equal(k, key) {
+		return v
+	}
+	return nil
+}
+
 // keyBuf builds keys in one reused buffer: bbolt copies the keys it
 // stores, so the writer need not allocate one per read and write.
 type keyBuf []byte
@@ -378,16 +394,31 @@ func (k *keyBuf) entry(m uint32, seq uint64) []byte {
 	return *k
 }
 
-// apply writes one transaction's commits inside a bbolt transaction, or
-// refuses them (errSkip) before writing anything.
-func apply(tx *bolt.Tx, cs []*loyalty.Commit, k *keyBuf) error {
-	txb := tx.Bucket(bucketTx)
-	m := tx.Bucket(bucketM)
-	if txb.Get(k.tx(cs[0].Tx)) != nil {
+// writer is the committer's state in one write transaction.
+type writer struct {
+	txb, m  *bolt.Bucket
+	txc, mc *bolt.Cursor // for reads: see get
+	k       keyBuf
+}
+
+func (w *writer) begin(tx *bolt.Tx) {
+	w.txb, w.m = tx.Bucket(bucketTx), tx.Bucket(bucketM)
+	w.txc, w.mc = w.txb.Cursor(), w.m.Cursor()
+}
+
+// end forgets the transaction, whose dirty nodes the cursors would keep
+// alive until the next.
+func (w *writer) end() { w.txb, w.m, w.txc, w.mc = nil, nil, nil, nil }
+
+// apply writes one transaction's commits inside w's bbolt transaction,
+// or refuses them (errSkip) before writing anything.
+func (w *writer) apply(cs []*loyalty.Commit) error {
+	txb, m, k := w.txb, w.m, &w.k
+	if get(w.txc, k.tx(cs[0].Tx)) != nil {
 		return errSkip{loyalty.ErrTxExists}
 	}
 	for i, c := range cs {
-		if len(c.Entries) > 0 && m.Get(k.entry(c.Member, c.FirstSeq)) != nil {
+		if len(c.Entries) > 0 && get(w.mc, k.entry(c.Member, c.FirstSeq)) != nil {
 			return errSkip{fmt.Errorf("member %d: entry %d already written", c.Member, c.FirstSeq)}
 		}
 		for _, d := range cs[:i] {
