@@ -205,8 +205,8 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op, h opHead, sc *scratch) 
 // refused it as already recorded): the outcome holds only if the
 // transaction is indeed not recorded.
 func (l *Ledger) applyNew(ctx context.Context, op Op, h opHead, dg [16]byte, sc *scratch) (r *Receipt, final bool, err error) {
-	tx, m := h.tx, h.member
-	ld, err := l.store.Load(ctx, m, "", op.docKey())
+	tx, m, docKey := h.tx, h.member, op.docKey()
+	ld, err := l.store.Load(ctx, m, "", docKey)
 	if err != nil {
 		return nil, true, fmt.Errorf("load member %d: %w", m, err)
 	}
@@ -220,7 +220,7 @@ func (l *Ledger) applyNew(ctx context.Context, op Op, h opHead, dg [16]byte, sc 
 		return nil, false, err
 	}
 	s := &sc.s
-	*s = state{p: l.p, a: a, tx: tx, at: h.at, docKey: op.docKey(), orderBuf: &sc.order, entries: sc.entries[:0]}
+	*s = state{p: l.p, a: a, tx: tx, at: h.at, docKey: docKey, orderBuf: &sc.order, entries: sc.entries[:0]}
 	defer func() { sc.entries = s.entries[:0] }()
 	switch {
 	case ld.Doc != nil:
