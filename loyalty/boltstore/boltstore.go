@@ -188,9 +188,11 @@ func (s *Store) Load(ctx context.Context, member uint32, tx, doc string) (loyalt
 			l.Tx = clone(btx.Bucket(bucketTx).Get([]byte(tx)))
 		}
 		c := btx.Bucket(bucketM).Cursor()
-		l.Account = clone(get(c, memberKey(member, 'a', nil)))
+		var buf [64]byte
+		k := keyBuf(buf[:0])
+		l.Account = clone(get(c, k.member(member, 'a', "")))
 		if doc != "" && l.Account != nil {
-			l.Doc = clone(get(c, memberKey(member, 'd', []byte(doc))))
+			l.Doc = clone(get(c, k.member(member, 'd', doc)))
 		}
 		return nil
 	})
