@@ -176,47 +176,71 @@ func (l *Ledger) finish(s *state, kind OpKind, firstSeq uint64, dg [16]byte, wan
 }
 
 // applyLocked applies op, whose head is h, holding its member's lock.
+//
+// It does not look op's transaction up first: almost every transaction
+// is new, and the store's commit refuses a recorded one anyway
+// (ErrTxExists). The lookup is made only when op was not committed — it
+// failed, changed nothing or was refused — so a replay still returns the
+// original receipt (or a conflict) whatever op would do now, and a new
+// transaction is spared a read of the transaction index, a random page
+// of the store's largest index.
 func (l *Ledger) applyLocked(ctx context.Context, op Op, h opHead, sc *scratch) (*Receipt, error) {
-	tx, m := h.tx, h.member
 	dg := sc.digest(op, h)
-	ld, err := l.store.Load(ctx, m, tx, op.docKey())
-	if err != nil {
-		return nil, fmt.Errorf("load member %d: %w", m, err)
+	r, final, err := l.applyNew(ctx, op, h, dg, sc)
+	if final {
+		return r, err
 	}
-	if ld.Tx != nil {
-		return l.replay(ctx, tx, ld.Tx, dg)
+	raw, terr := l.store.Tx(ctx, h.tx)
+	switch {
+	case terr == nil && raw != nil:
+		return l.replay(ctx, h.tx, raw, dg)
+	case terr != nil && err == nil:
+		return nil, fmt.Errorf("load tx %q: %w", h.tx, terr)
+	}
+	return r, err
+}
+
+// applyNew applies op as a transaction not yet recorded. final is false
+// when op was not committed (it failed, changed nothing, or the store
+// refused it as already recorded): the outcome holds only if the
+// transaction is indeed not recorded.
+func (l *Ledger) applyNew(ctx context.Context, op Op, h opHead, dg [16]byte, sc *scratch) (r *Receipt, final bool, err error) {
+	tx, m, docKey := h.tx, h.member, op.docKey()
+	ld, err := l.store.Load(ctx, m, "", docKey)
+	if err != nil {
+		return nil, true, fmt.Errorf("load member %d: %w", m, err)
 	}
 	a := &account{Member: m, GrowthFloor: noFloor}
 	if ld.Account != nil {
 		if a, err = decodeAccount(ld.Account); err != nil {
-			return nil, fmt.Errorf("member %d: %w", m, err)
+			return nil, false, fmt.Errorf("member %d: %w", m, err)
 		}
 	}
 	if err := l.admit(op, a, h.at); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s := &sc.s
-	*s = state{p: l.p, a: a, tx: tx, at: h.at, docKey: op.docKey(), orderBuf: &sc.order, entries: sc.entries[:0]}
+	*s = state{p: l.p, a: a, tx: tx, at: h.at, docKey: docKey, orderBuf: &sc.order, entries: sc.entries[:0]}
 	defer func() { sc.entries = s.entries[:0] }()
 	switch {
 	case ld.Doc != nil:
 		if s.doc, err = decodeDoc(s.docKey, ld.Doc); err != nil {
-			return nil, fmt.Errorf("member %d document %q: %w", m, s.docKey, err)
+			return nil, false, fmt.Errorf("member %d document %q: %w", m, s.docKey, err)
 		}
 	case s.docKey != "" && len(a.Absorbed) > 0:
 		if s.doc, s.docFrom, err = l.movedDoc(ctx, a, s.docKey); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		s.docMoved = s.doc != nil
 	}
 	firstSeq := a.Seq
 	if err := op.apply(s); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	r, rec, changed := l.finish(s, h.kind, firstSeq, dg, true)
 	if !changed {
 		l.localize(r)
-		return r, nil
+		return r, false, nil
 	}
 	c := &Commit{Member: m, Tx: tx, TxRecord: rec.encode(), Account: a.encode(), FirstSeq: firstSeq}
 	if s.docOut != nil {
@@ -224,18 +248,11 @@ func (l *Ledger) applyLocked(ctx context.Context, op Op, h opHead, sc *scratch) 
 	}
 	c.Entries = encodeEntries(s.entries)
 	if err := l.store.Commit(ctx, c); err != nil {
-		if errors.Is(err, ErrTxExists) {
-			// The same ID committed for another member since we looked.
-			raw, err2 := l.store.Tx(ctx, tx)
-			if err2 == nil && raw != nil {
-				return l.replay(ctx, tx, raw, dg)
-			}
-		}
-		return nil, fmt.Errorf("commit tx %q member %d: %w", tx, m, err)
+		return nil, !errors.Is(err, ErrTxExists), fmt.Errorf("commit tx %q member %d: %w", tx, m, err)
 	}
 	r.Recorded = true
 	l.localize(r)
-	return r, nil
+	return r, true, nil
 }
 
 // encodeEntries encodes es, all in one allocation.

@@ -88,3 +88,56 @@ func TestReceiptLookup(t *testing.T) {
 	assert.Equal(t, r, got)
 	assert.Equal(t, uint64(1), got.Version)
 }
+
+// TestReplayOnStorePath checks that a Ledger on a store other than a
+// MemStore, which looks a transaction up only when it does not commit
+// it, still answers every replay with the original receipt: whether the
+// operation would now fail or be recorded again, and for an ID recorded
+// on another member.
+func TestReplayOnStorePath(t *testing.T) {
+	p, err := NewProgram(baseConfig())
+	require.NoError(t, err)
+	l := NewLedger(p, byteStore{NewMemStore()}, nil)
+	ctx := context.Background()
+	// 100 yuan → 100 points; redeeming 80 leaves 20.
+	order := Order{Tx: "o1", Member: 1, At: sh("2025-03-01 10:00"), OrderID: "A", Lines: []Line{line("otc", 10000)}}
+	first := mustApply(t, l, order)
+	redeem := Redeem{Tx: "r1", Member: 1, At: sh("2025-03-02 10:00"), Points: 80}
+	red := mustApply(t, l, redeem)
+	assert.Equal(t, int64(20), red.After.Available)
+
+	// Now the redemption would fail for want of points: its replay is
+	// still the original.
+	again, err := l.Apply(ctx, redeem)
+	require.NoError(t, err)
+	assert.True(t, again.Replayed)
+	assert.Equal(t, red.Entries, again.Entries)
+	assert.Equal(t, int64(20), again.After.Available)
+
+	// The order would be recorded again were it new (its document would
+	// refuse it only as a duplicate order): replayed, not re-earned.
+	again, err = l.Apply(ctx, order)
+	require.NoError(t, err)
+	assert.True(t, again.Replayed)
+	assert.Equal(t, first.Entries, again.Entries)
+
+	// The same ID on another member, where it would be recorded: a
+	// conflict, and member 2 gets nothing.
+	other := order
+	other.Member = 2
+	_, err = l.Apply(ctx, other)
+	var ce *ConflictError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, uint32(1), ce.Member)
+	assert.Equal(t, int64(0), balanceAt(t, l, 2, sh("2025-03-03")).Available)
+
+	// An adjustment's replay does not adjust twice.
+	adjust := Adjust{Tx: "a1", Member: 1, At: sh("2025-03-03 10:00"), Points: 5, Reason: "goodwill"}
+	adj := mustApply(t, l, adjust)
+	again, err = l.Apply(ctx, adjust)
+	require.NoError(t, err)
+	assert.True(t, again.Replayed)
+	assert.Equal(t, adj.Version, again.Version)
+	assert.Equal(t, int64(25), balanceAt(t, l, 1, sh("2025-03-04")).Available)
+	requireAudit(t, l)
+}

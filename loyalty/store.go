@@ -21,7 +21,9 @@ type Store interface {
 	// be empty). Missing records are nil.
 	Load(ctx context.Context, member uint32, tx, doc string) (Loaded, error)
 	// Commit applies c atomically and returns once it is durable. If c.Tx
-	// is already recorded it applies nothing and returns ErrTxExists. An
+	// is already recorded it applies nothing and returns ErrTxExists:
+	// the Ledger relies on this, and reads a transaction's record only
+	// for an operation it does not commit or that Commit refused. An
 	// error other than ErrTxExists leaves the store as if Commit had not
 	// been called, except that a cancelled context may be reported for a
 	// commit that was already applied; callers learn the truth by loading

@@ -50,11 +50,15 @@ type Store struct {
 }
 
 // request is one transaction's writes: one member's, or several for a
-// merge.
+// merge. Requests are pooled: the committer forgets one once it has sent
+// its outcome.
 type request struct {
 	cs  []*loyalty.Commit
+	one [1]*loyalty.Commit // cs of a single commit
 	err chan error
 }
+
+var requests = sync.Pool{New: func() any { return &request{err: make(chan error, 1)} }}
 
 var _ loyalty.MultiStore = (*Store)(nil)
 
@@ -99,6 +103,10 @@ func Open(path string, o *Options) (*Store, error) {
 		// commit: fewer pages per sync on the hot path.
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
+		// Statistics take a mutex shared by every transaction, twice per
+		// read: contended by the hundreds of callers group commit wants,
+		// for figures nothing reads.
+		NoStatistics: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open loyalty store %s: %w", path, err)
@@ -179,10 +187,12 @@ func (s *Store) Load(ctx context.Context, member uint32, tx, doc string) (loyalt
 		if tx != "" {
 			l.Tx = clone(btx.Bucket(bucketTx).Get([]byte(tx)))
 		}
-		m := btx.Bucket(bucketM)
-		l.Account = clone(m.Get(memberKey(member, 'a', nil)))
+		c := btx.Bucket(bucketM).Cursor()
+		var buf [64]byte
+		k := keyBuf(buf[:0])
+		l.Account = clone(get(c, k.member(member, 'a', "")))
 		if doc != "" && l.Account != nil {
-			l.Doc = clone(m.Get(memberKey(member, 'd', []byte(doc))))
+			l.Doc = clone(get(c, k.member(member, 'd', doc)))
 		}
 		return nil
 	})
@@ -203,7 +213,9 @@ func (s *Store) Tx(ctx context.Context, tx string) ([]byte, error) {
 // the outcome even if ctx is cancelled, since the commit may already be on
 // disk.
 func (s *Store) Commit(ctx context.Context, c *loyalty.Commit) error {
-	return s.CommitMulti(ctx, []*loyalty.Commit{c})
+	r := requests.Get().(*request)
+	r.one[0] = c
+	return s.commit(ctx, r, r.one[:])
 }
 
 // CommitMulti implements loyalty.MultiStore: the commits are written in
@@ -213,7 +225,18 @@ func (s *Store) CommitMulti(ctx context.Context, cs []*loyalty.Commit) error {
 	if len(cs) == 0 {
 		return errors.New("commit of nothing")
 	}
-	r := &request{cs: cs, err: make(chan error, 1)}
+	return s.commit(ctx, requests.Get().(*request), cs)
+}
+
+// commit queues r with cs, waits for its outcome and returns r to the
+// pool.
+func (s *Store) commit(ctx context.Context, r *request, cs []*loyalty.Commit) error {
+	r.cs = cs
+	defer func() {
+		// The caller's commits are not kept alive by the pool.
+		r.cs, r.one[0] = nil, nil
+		requests.Put(r)
+	}()
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -240,6 +263,7 @@ func (s *Store) commitLoop() {
 	defer close(s.done)
 	batch := make([]*request, 0, s.maxBatch)
 	errs := make([]error, 0, s.maxBatch)
+	w := &writer{k: make(keyBuf, 0, 64)}
 	// expect is how many commits the next batch should hold: the callers
 	// released with the last batch plus those already waiting then. A
 	// caller released by a commit is back with its next one after a few
@@ -264,9 +288,11 @@ func (s *Store) commitLoop() {
 		}
 		var gathered time.Time
 		err := s.db.Update(func(tx *bolt.Tx) error {
+			w.begin(tx)
+			defer w.end()
 			for {
 				for _, r := range batch[len(errs):] {
-					e := apply(tx, r.cs)
+					e := w.apply(r.cs)
 					errs = append(errs, e)
 					var sk errSkip
 					if e != nil && !errors.As(e, &sk) {
@@ -297,7 +323,11 @@ func (s *Store) commitLoop() {
 			// alone, so only the culprit (or a real I/O failure) fails.
 			errs = errs[:len(batch)]
 			for i, r := range batch {
-				errs[i] = s.db.Update(func(tx *bolt.Tx) error { return apply(tx, r.cs) })
+				errs[i] = s.db.Update(func(tx *bolt.Tx) error {
+					w.begin(tx)
+					defer w.end()
+					return w.apply(r.cs)
+				})
 			}
 			err = nil
 		}
@@ -336,16 +366,61 @@ func (s *Store) drain(batch *[]*request) bool {
 	return true
 }
 
-// apply writes one transaction's commits inside a bbolt transaction, or
-// refuses them (errSkip) before writing anything.
-func apply(tx *bolt.Tx, cs []*loyalty.Commit) error {
-	txb := tx.Bucket(bucketTx)
-	m := tx.Bucket(bucketM)
-	if txb.Get([]byte(cs[0].Tx)) != nil {
+// get is Bucket.Get on c's bucket through c: a Get makes a cursor whose
+// path from the root grows, allocating, on every call, while c keeps its
+// path's storage for the next read.
+func get(c *bolt.Cursor, key []byte) []byte {
+	if k, v := c.Seek(key); bytes.Equal(k, key) {
+		return v
+	}
+	return nil
+}
+
+// keyBuf builds keys in one reused buffer: bbolt copies the keys it
+// stores, so the writer need not allocate one per read and write.
+type keyBuf []byte
+
+func (k *keyBuf) tx(tx string) []byte {
+	*k = append((*k)[:0], tx...)
+	return *k
+}
+
+func (k *keyBuf) member(m uint32, kind byte, rest string) []byte {
+	*k = append(binary.BigEndian.AppendUint32((*k)[:0], m), kind)
+	*k = append(*k, rest...)
+	return *k
+}
+
+func (k *keyBuf) entry(m uint32, seq uint64) []byte {
+	*k = binary.BigEndian.AppendUint64(append(binary.BigEndian.AppendUint32((*k)[:0], m), 'e'), seq)
+	return *k
+}
+
+// writer is the committer's state in one write transaction.
+type writer struct {
+	txb, m  *bolt.Bucket
+	txc, mc *bolt.Cursor // for reads: see get
+	k       keyBuf
+}
+
+func (w *writer) begin(tx *bolt.Tx) {
+	w.txb, w.m = tx.Bucket(bucketTx), tx.Bucket(bucketM)
+	w.txc, w.mc = w.txb.Cursor(), w.m.Cursor()
+}
+
+// end forgets the transaction, whose dirty nodes the cursors would keep
+// alive until the next.
+func (w *writer) end() { w.txb, w.m, w.txc, w.mc = nil, nil, nil, nil }
+
+// apply writes one transaction's commits inside w's bbolt transaction,
+// or refuses them (errSkip) before writing anything.
+func (w *writer) apply(cs []*loyalty.Commit) error {
+	txb, m, k := w.txb, w.m, &w.k
+	if get(w.txc, k.tx(cs[0].Tx)) != nil {
 		return errSkip{loyalty.ErrTxExists}
 	}
 	for i, c := range cs {
-		if len(c.Entries) > 0 && m.Get(entryKey(c.Member, c.FirstSeq)) != nil {
+		if len(c.Entries) > 0 && get(w.mc, k.entry(c.Member, c.FirstSeq)) != nil {
 			return errSkip{fmt.Errorf("member %d: entry %d already written", c.Member, c.FirstSeq)}
 		}
 		for _, d := range cs[:i] {
@@ -354,20 +429,20 @@ func apply(tx *bolt.Tx, cs []*loyalty.Commit) error {
 			}
 		}
 	}
-	if err := txb.Put([]byte(cs[0].Tx), cs[0].TxRecord); err != nil {
+	if err := txb.Put(k.tx(cs[0].Tx), cs[0].TxRecord); err != nil {
 		return err
 	}
 	for _, c := range cs {
-		if err := m.Put(memberKey(c.Member, 'a', nil), c.Account); err != nil {
+		if err := m.Put(k.member(c.Member, 'a', ""), c.Account); err != nil {
 			return err
 		}
 		if c.DocKey != "" {
-			if err := m.Put(memberKey(c.Member, 'd', []byte(c.DocKey)), c.Doc); err != nil {
+			if err := m.Put(k.member(c.Member, 'd', c.DocKey), c.Doc); err != nil {
 				return err
 			}
 		}
 		for i, e := range c.Entries {
-			if err := m.Put(entryKey(c.Member, c.FirstSeq+uint64(i)), e); err != nil {
+			if err := m.Put(k.entry(c.Member, c.FirstSeq+uint64(i)), e); err != nil {
 				return err
 			}
 		}

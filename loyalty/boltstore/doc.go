@@ -22,6 +22,13 @@
 // operations a second the disk takes about 90 MiB/s of page writes plus
 // two syncs a batch.
 //
+// The callers' reads are bbolt read transactions, which run in parallel
+// with the committer: an operation reads its member's account (and
+// document); it does not read the transaction index first, since the
+// committer, which looks each ID up anyway, refuses one already recorded.
+// Reads and the committer's lookups go through one cursor each, whose
+// path from the root is reused rather than allocated per lookup.
+//
 // Layout: bucket "tx" maps transaction IDs to their records; bucket "m"
 // holds, under a 4-byte big-endian member ID prefix, the account ("a"),
 // documents ("d" + key) and entries ("e" + 8-byte sequence number), so
