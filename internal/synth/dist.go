@@ -2,6 +2,7 @@ package synth
 
 import (
 	"math"
+	"math/bits"
 	"math/rand/v2"
 )
 
@@ -32,7 +33,7 @@ func seedStream(p *rand.PCG, seed, tag uint64, id uint32) {
 // method for generating gamma variables", boosting shapes below 1 with
 // U^(1/shape). Explicit float64 conversions keep each product rounded on
 // its own, so no platform fuses them differently.
-func gamma(r *rand.Rand, shape float64) float64 {
+func gamma(r rng, shape float64) float64 {
 	if shape < 1 {
 		u := r.Float64()
 		return gamma(r, shape+1) * math.Pow(u, 1/shape)
@@ -58,7 +59,7 @@ func gamma(r *rand.Rand, shape float64) float64 {
 }
 
 // normalClipped draws from Normal(mean, sd) and clamps to [lo, hi].
-func normalClipped(r *rand.Rand, mean, sd, lo, hi float64) float64 {
+func normalClipped(r rng, mean, sd, lo, hi float64) float64 {
 	x := float64(mean + float64(sd*r.NormFloat64()))
 	return min(max(x, lo), hi)
 }
@@ -108,7 +109,7 @@ func newCategorical(weights ...float64) categorical {
 	return c
 }
 
-func (c categorical) sample(r *rand.Rand) int {
+func (c categorical) sample(r rng) int {
 	u := r.Float64() * float64(len(c.prob))
 	i := int(u)
 	if u-float64(i) < c.prob[i] {
@@ -132,4 +133,42 @@ func zipf(n int, s float64) categorical {
 		w[k] = math.Pow(float64(k+1), -s)
 	}
 	return newCategorical(w...)
+}
+
+// rng draws from a PCG stream. Float64 and IntN call the PCG directly,
+// sparing the interface call of rand.Rand on the hottest draws, and return
+// exactly what rand.Rand's methods return on a 64-bit platform; the other
+// draws (NormFloat64, ExpFloat64) go through the embedded rand.Rand on the
+// same stream.
+type rng struct {
+	*rand.Rand
+	p *rand.PCG
+}
+
+func newRNG(p *rand.PCG) rng { return rng{rand.New(p), p} }
+
+// Float64 returns a uniform float64 in [0, 1) from the top 53 bits' worth
+// of one draw, as rand.Rand.Float64 does.
+func (r rng) Float64() float64 { return float64(r.p.Uint64()<<11>>11) / (1 << 53) }
+
+// IntN returns a uniform int in [0, n) by Lemire's multiply-and-reject
+// method, drawing 64 bits at a time as rand.Rand.IntN does on 64-bit
+// platforms. Unlike rand.Rand it does so on 32-bit platforms too, so a
+// seed gives the same data everywhere. It panics if n <= 0.
+func (r rng) IntN(n int) int {
+	if n <= 0 {
+		panic("synth: invalid argument to IntN")
+	}
+	m := uint64(n)
+	if m&(m-1) == 0 {
+		return int(r.p.Uint64() & (m - 1))
+	}
+	hi, lo := bits.Mul64(r.p.Uint64(), m)
+	if lo < m {
+		thresh := -m % m
+		for lo < thresh {
+			hi, lo = bits.Mul64(r.p.Uint64(), m)
+		}
+	}
+	return int(hi)
 }

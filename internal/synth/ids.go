@@ -2,7 +2,6 @@ package synth
 
 import (
 	"math/bits"
-	"math/rand/v2"
 )
 
 // Identifier kinds as they appear in observations.
@@ -75,7 +74,7 @@ func phoneDigits(pool []string, n uint64) string {
 
 // formatPhone writes an 11-digit phone in one of the formats people and
 // systems type.
-func formatPhone(r *rand.Rand, p string) string {
+func formatPhone(r rng, p string) string {
 	switch r.IntN(6) {
 	case 0:
 		return "+86 " + p[:3] + "-" + p[3:7] + "-" + p[7:]

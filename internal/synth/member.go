@@ -276,7 +276,7 @@ func (g *Generator) member(p *rand.PCG, id uint32, m *Member) {
 		panic(fmt.Sprintf("synth: member %d out of range [0, %d)", id, g.cfg.Members))
 	}
 	seedStream(p, g.cfg.Seed, streamMember, id)
-	r := rand.New(p)
+	r := newRNG(p)
 	cfg := &g.cfg
 	*m = Member{ID: id}
 	if cfg.Profile == Pharmacy {

@@ -54,7 +54,7 @@ type personIDs struct {
 	insurerSeen bool // the insurer reports this member
 }
 
-func (g *Generator) personIDs(r *rand.Rand, m *Member) personIDs {
+func (g *Generator) personIDs(r rng, m *Member) personIDs {
 	var p personIDs
 	p.phone = r.Float64() < 0.95
 	p.second = r.Float64() < 0.04
@@ -77,7 +77,7 @@ func (g *Generator) Identifiers(id uint32) []Identifier {
 	var m Member
 	g.member(&mp, id, &m)
 	seedStream(&ip, g.cfg.Seed, streamIdentity, id)
-	p := g.personIDs(rand.New(&ip), &m)
+	p := g.personIDs(newRNG(&ip), &m)
 	var out []Identifier
 	add := func(kind, value, scope string) { out = append(out, Identifier{kind, value, scope}) }
 	if p.phone {
@@ -176,7 +176,7 @@ func (w *obsWalk) generate(id uint32) {
 	g.member(&w.mp, id, &w.m)
 	m := &w.m
 	seedStream(&w.ip, g.cfg.Seed, streamIdentity, id)
-	r := rand.New(&w.ip)
+	r := newRNG(&w.ip)
 	p := g.personIDs(r, m)
 	w.events, w.ids = w.events[:0], w.ids[:0]
 

@@ -112,7 +112,7 @@ func (w *orderWalk) generate(id uint32) {
 	g.member(&w.mp, id, &w.m)
 	m := &w.m
 	seedStream(&w.op, g.cfg.Seed, streamOrders, id)
-	r := rand.New(&w.op)
+	r := newRNG(&w.op)
 	w.orders, w.lines = w.orders[:0], w.lines[:0]
 
 	start := m.RegisteredAt.Sub(g.cfg.Start).Hours() / 24
@@ -184,7 +184,7 @@ func (w *orderWalk) sortOrders() {
 
 // timeOfDay moves day t to a second of an hour the channel trades at,
 // keeping its date, and returns it as seconds since Start.
-func timeOfDay(r *rand.Rand, t float64, c Channel) int64 {
+func timeOfDay(r rng, t float64, c Channel) int64 {
 	hours := onlineHours
 	if c == ChannelStore {
 		hours = storeHours
@@ -192,7 +192,7 @@ func timeOfDay(r *rand.Rand, t float64, c Channel) int64 {
 	return int64(t)*86400 + int64(hours.sample(r))*3600 + int64(r.IntN(3600))
 }
 
-func (w *orderWalk) channel(r *rand.Rand) Channel {
+func (w *orderWalk) channel(r rng) Channel {
 	m := &w.m
 	if m.Channels == 1<<m.Channel || r.Float64() < 0.75 {
 		return m.Channel
@@ -205,7 +205,7 @@ func (w *orderWalk) channel(r *rand.Rand) Channel {
 	}
 }
 
-func (w *orderWalk) store(r *rand.Rand, c Channel) uint32 {
+func (w *orderWalk) store(r rng, c Channel) uint32 {
 	switch c {
 	case ChannelTaobao, ChannelJD:
 		return 0
@@ -220,7 +220,7 @@ func (w *orderWalk) store(r *rand.Rand, c Channel) uint32 {
 
 // ordinary adds an order of everyday goods at day t. Its amount is
 // Gamma(p=3, ν) with mean MeanOrderValue, split over one to four lines.
-func (w *orderWalk) ordinary(r *rand.Rand, t float64) {
+func (w *orderWalk) ordinary(r rng, t float64) {
 	c := w.channel(r)
 	sec := timeOfDay(r, t, c)
 	amount := max(int64(gamma(r, 3)*w.m.MeanOrderValue/3), 100)
@@ -231,7 +231,7 @@ func (w *orderWalk) ordinary(r *rand.Rand, t float64) {
 
 // refill adds a medicine refill for condition c at day t, sometimes with
 // everyday goods in the same basket.
-func (w *orderWalk) refill(r *rand.Rand, t float64, c Condition, supply int32, price int64) {
+func (w *orderWalk) refill(r rng, t float64, c Condition, supply int32, price int64) {
 	ch := ChannelStore
 	if w.m.Channels.Has(ChannelMeituan) && r.Float64() < 0.3 {
 		ch = ChannelMeituan
@@ -252,7 +252,7 @@ func (w *orderWalk) refill(r *rand.Rand, t float64, c Condition, supply int32, p
 }
 
 // addLines appends n lines of everyday goods whose amounts sum to amount.
-func (w *orderWalk) addLines(r *rand.Rand, n int, amount int64) {
+func (w *orderWalk) addLines(r rng, n int, amount int64) {
 	left := amount
 	for k := range n {
 		a := left
@@ -267,7 +267,7 @@ func (w *orderWalk) addLines(r *rand.Rand, n int, amount int64) {
 
 // refund adds the refund of order i at day t: all of it (70%), or one of
 // its lines, or half of a single-line order.
-func (w *orderWalk) refund(r *rand.Rand, i int, sec int64) {
+func (w *orderWalk) refund(r rng, i int, sec int64) {
 	o := w.orders[i]
 	lo := len(w.lines)
 	switch n := o.hi - o.lo; {

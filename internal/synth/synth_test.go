@@ -479,4 +479,4 @@ func TestCategoricalMatchesWeights(t *testing.T) {
 	assert.True(t, slices.IsSorted(c.cum))
 }
 
-func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
+func newTestRand() rng { return newRNG(rand.NewPCG(1, 2)) }
