@@ -38,8 +38,23 @@ func gamma(r rng, shape float64) float64 {
 		u := r.Float64()
 		return gamma(r, shape+1) * math.Pow(u, 1/shape)
 	}
+	return newGammaDist(shape).sample(r)
+}
+
+// gammaDist is Gamma(shape, 1) for a shape of at least 1 with Marsaglia and
+// Tsang's constants worked out once, for shapes drawn per order.
+type gammaDist struct{ d, c float64 }
+
+func newGammaDist(shape float64) gammaDist {
 	d := shape - 1.0/3
-	c := 1 / math.Sqrt(9*d)
+	return gammaDist{d: d, c: 1 / math.Sqrt(9*d)}
+}
+
+// gamma3 is Gamma(3, 1), the shape of every order amount.
+var gamma3 = newGammaDist(3)
+
+func (g gammaDist) sample(r rng) float64 {
+	d, c := g.d, g.c
 	for {
 		x := r.NormFloat64()
 		v := float64(1 + float64(c*x))

@@ -329,7 +329,7 @@ func (g *Generator) member(p *rand.PCG, id uint32, m *Member) {
 		mean = 18000
 	}
 	gammaRate := mean * 2 / 3
-	nu := gamma(r, 3) / gammaRate
+	nu := gamma3.sample(r) / gammaRate
 	m.MeanOrderValue = 3 / nu
 }
 

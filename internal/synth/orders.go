@@ -223,7 +223,7 @@ func (w *orderWalk) store(r rng, c Channel) uint32 {
 func (w *orderWalk) ordinary(r rng, t float64) {
 	c := w.channel(r)
 	sec := timeOfDay(r, t, c)
-	amount := max(int64(gamma(r, 3)*w.m.MeanOrderValue/3), 100)
+	amount := max(int64(gamma3.sample(r)*w.m.MeanOrderValue/3), 100)
 	lo := len(w.lines)
 	w.addLines(r, 1+w.g.lineCount.sample(r), amount)
 	w.orders = append(w.orders, genOrder{sec: sec, amount: amount, lo: lo, hi: len(w.lines), store: w.store(r, c), channel: c})
@@ -244,7 +244,7 @@ func (w *orderWalk) refill(r rng, t float64, c Condition, supply int32, price in
 	w.lines = append(w.lines, Line{Category: c.Category(), SKU: 10_000 + uint32(c)*100 + uint32(r.IntN(20)), Qty: max(supply/30, 1), Amount: med, DaysSupply: supply})
 	amount := med
 	if r.Float64() < 0.3 {
-		extra := max(int64(gamma(r, 3)*w.m.MeanOrderValue/6), 100)
+		extra := max(int64(gamma3.sample(r)*w.m.MeanOrderValue/6), 100)
 		w.addLines(r, 1+r.IntN(2), extra)
 		amount += extra
 	}
