@@ -83,9 +83,16 @@ func normalClipped(r rng, mean, sd, lo, hi float64) float64 {
 // Walker's alias method (Vose's construction): one uniform draw picks a
 // column and decides between it and its alias.
 type categorical struct {
-	prob  []float64
-	alias []int32
-	cum   []float64 // cumulative probabilities, for callers that need them
+	cols []aliasCol
+	n    float64   // len(cols), the scale of the uniform draw
+	cum  []float64 // cumulative probabilities, for callers that need them
+}
+
+// aliasCol is one column of the alias table, its probability and alias
+// side by side so a draw touches one cache line.
+type aliasCol struct {
+	prob  float64
+	alias int32
 }
 
 func newCategorical(weights ...float64) categorical {
@@ -94,7 +101,7 @@ func newCategorical(weights ...float64) categorical {
 	for _, w := range weights {
 		sum += w
 	}
-	c := categorical{prob: make([]float64, n), alias: make([]int32, n), cum: make([]float64, n)}
+	c := categorical{cols: make([]aliasCol, n), n: float64(n), cum: make([]float64, n)}
 	scaled := make([]float64, n)
 	var small, large []int32
 	var acc float64
@@ -112,29 +119,30 @@ func newCategorical(weights ...float64) categorical {
 	for len(small) > 0 && len(large) > 0 {
 		s, l := small[len(small)-1], large[len(large)-1]
 		small = small[:len(small)-1]
-		c.prob[s], c.alias[s] = scaled[s], l
+		c.cols[s] = aliasCol{scaled[s], l}
 		scaled[l] -= 1 - scaled[s]
 		if scaled[l] < 1 {
 			large, small = large[:len(large)-1], append(small, l)
 		}
 	}
 	for _, i := range append(small, large...) {
-		c.prob[i], c.alias[i] = 1, i
+		c.cols[i] = aliasCol{1, i}
 	}
 	return c
 }
 
-func (c categorical) sample(r rng) int {
-	u := r.Float64() * float64(len(c.prob))
+func (c *categorical) sample(r rng) int {
+	u := r.Float64() * c.n
 	i := int(u)
-	if u-float64(i) < c.prob[i] {
+	col := c.cols[i]
+	if u-float64(i) < col.prob {
 		return i
 	}
-	return int(c.alias[i])
+	return int(col.alias)
 }
 
 // weight returns the probability of index i.
-func (c categorical) weight(i int) float64 {
+func (c *categorical) weight(i int) float64 {
 	if i == 0 {
 		return c.cum[0]
 	}

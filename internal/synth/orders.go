@@ -185,9 +185,9 @@ func (w *orderWalk) sortOrders() {
 // timeOfDay moves day t to a second of an hour the channel trades at,
 // keeping its date, and returns it as seconds since Start.
 func timeOfDay(r rng, t float64, c Channel) int64 {
-	hours := onlineHours
+	hours := &onlineHours
 	if c == ChannelStore {
-		hours = storeHours
+		hours = &storeHours
 	}
 	return int64(t)*86400 + int64(hours.sample(r))*3600 + int64(r.IntN(3600))
 }
