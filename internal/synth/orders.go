@@ -96,7 +96,11 @@ type orderWalk struct {
 	orders []genOrder
 	sorted []genOrder
 	keys   []uint64
-	lines  []Line
+	merged []uint64
+	// runs holds the end of each run of orders generated nearly in time
+	// order, the last one len(orders).
+	runs  []int
+	lines []Line
 }
 
 // Hours of the day at which stores and online shops take orders: stores
@@ -113,7 +117,7 @@ func (w *orderWalk) generate(id uint32) {
 	m := &w.m
 	seedStream(&w.op, g.cfg.Seed, streamOrders, id)
 	r := newRNG(&w.op)
-	w.orders, w.lines = w.orders[:0], w.lines[:0]
+	w.orders, w.lines, w.runs = w.orders[:0], w.lines[:0], w.runs[:0]
 
 	start := m.RegisteredAt.Sub(g.cfg.Start).Hours() / 24
 	end := g.days
@@ -126,6 +130,7 @@ func (w *orderWalk) generate(id uint32) {
 			w.ordinary(r, t)
 		}
 	}
+	w.runs = append(w.runs, len(w.orders))
 	// Refills: every days-supply over adherence, with jitter.
 	for c := range numConditions {
 		if !m.Conditions.Has(c) {
@@ -139,6 +144,7 @@ func (w *orderWalk) generate(id uint32) {
 			gap := float64(supply) / adherence * (1 + float64(0.08*r.NormFloat64()))
 			t += max(gap, 1)
 		}
+		w.runs = append(w.runs, len(w.orders))
 	}
 	w.sortOrders()
 	for i := range w.orders {
@@ -157,6 +163,7 @@ func (w *orderWalk) generate(id uint32) {
 		w.refund(r, i, sec)
 	}
 	if len(w.orders) > n {
+		w.runs = append(w.runs[:0], n, len(w.orders))
 		w.sortOrders()
 		for i := range w.orders {
 			if w.orders[i].refundOf != 0 {
@@ -169,17 +176,63 @@ func (w *orderWalk) generate(id uint32) {
 
 // sortOrders puts the orders in time order, ties in generation order. It
 // sorts packed (seconds, index) keys, far cheaper than sorting the structs.
+// The orders come in runs each nearly in time order (ordinary orders day by
+// day, each condition's refills, the refunds), so it sorts each run by
+// insertion and merges it into the runs before; the keys are distinct, so
+// the order is the one any sort gives.
 func (w *orderWalk) sortOrders() {
-	w.keys = w.keys[:0]
+	keys := w.keys[:0]
 	for i, o := range w.orders {
-		w.keys = append(w.keys, uint64(o.sec)<<24|uint64(i))
+		keys = append(keys, uint64(o.sec)<<24|uint64(i))
 	}
-	slices.Sort(w.keys)
+	lo := 0
+	for _, hi := range w.runs {
+		sortRun(keys[lo:hi])
+		if lo > 0 && lo < hi && keys[lo-1] > keys[lo] {
+			w.merged = mergeKeys(w.merged[:0], keys[:lo], keys[lo:hi])
+			copy(keys, w.merged)
+		}
+		lo = hi
+	}
+	w.keys = keys
 	w.sorted = w.sorted[:0]
-	for _, k := range w.keys {
+	for _, k := range keys {
 		w.sorted = append(w.sorted, w.orders[k&(1<<24-1)])
 	}
 	w.orders, w.sorted = w.sorted, w.orders
+}
+
+// sortRun sorts a run of keys, by insertion when it is short enough that
+// its disorder cannot cost much.
+func sortRun(k []uint64) {
+	if len(k) > 64 {
+		slices.Sort(k)
+		return
+	}
+	for i := 1; i < len(k); i++ {
+		v := k[i]
+		j := i
+		for ; j > 0 && k[j-1] > v; j-- {
+			k[j] = k[j-1]
+		}
+		k[j] = v
+	}
+}
+
+// mergeKeys appends the merge of sorted a and b to dst.
+func mergeKeys(dst, a, b []uint64) []uint64 {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if a[i] < b[j] {
+			dst = append(dst, a[i])
+			i++
+		} else {
+			dst = append(dst, b[j])
+			j++
+		}
+	}
+	dst = append(dst, a[i:]...)
+	return append(dst, b[j:]...)
 }
 
 // timeOfDay moves day t to a second of an hour the channel trades at,
