@@ -172,7 +172,7 @@ func newRNG(p *rand.PCG) rng { return rng{rand.New(p), p} }
 
 // Float64 returns a uniform float64 in [0, 1) from the top 53 bits' worth
 // of one draw, as rand.Rand.Float64 does.
-func (r rng) Float64() float64 { return float64(r.p.Uint64()<<11>>11) / (1 << 53) }
+func (r rng) Float64() float64 { return float64(r.p.Uint64()&(1<<53-1)) * 0x1p-53 }
 
 // IntN returns a uniform int in [0, n) by Lemire's multiply-and-reject
 // method, drawing 64 bits at a time as rand.Rand.IntN does on 64-bit
