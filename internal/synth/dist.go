@@ -25,7 +25,7 @@ const (
 )
 
 // seedStream points p at member id's stream tag of the generator's seed.
-func seedStream(p *rand.PCG, seed, tag uint64, id uint32) {
+func seedStream(p *pcg, seed, tag uint64, id uint32) {
 	p.Seed(mix64(seed^mix64(tag*0x9e3779b97f4a7c15)), uint64(id))
 }
 
@@ -158,6 +158,35 @@ func zipf(n int, s float64) categorical {
 	return newCategorical(w...)
 }
 
+// pcg is the PCG generator of math/rand/v2 (rand.PCG): a 128-bit LCG
+// with the DXSM output function of O'Neill's PCG family, from the same
+// state giving the same numbers. It is the package's own so the hottest
+// draws inline; TestPCGMatchesRand holds it to rand.PCG.
+type pcg struct{ hi, lo uint64 }
+
+// Seed sets the state as rand.PCG.Seed does.
+func (p *pcg) Seed(seed1, seed2 uint64) { p.hi, p.lo = seed1, seed2 }
+
+// Uint64 advances the LCG and returns the DXSM output of the new state.
+func (p *pcg) Uint64() uint64 {
+	const (
+		mulHi = 0x2360ed051fc65da4 // 128-bit LCG multiplier
+		mulLo = 0x4385df649fccf645
+		incHi = 0x5851f42d4c957f2d // 128-bit LCG increment
+		incLo = 0x14057b7ef767814f
+		cheap = 0xda942042e4dd58b5 // DXSM's 64-bit multiplier
+	)
+	hi, lo := bits.Mul64(p.lo, mulLo)
+	hi += p.hi*mulLo + p.lo*mulHi
+	lo, c := bits.Add64(lo, incLo, 0)
+	hi, _ = bits.Add64(hi, incHi, c)
+	p.hi, p.lo = hi, lo
+	hi ^= hi >> 32
+	hi *= cheap
+	hi ^= hi >> 48
+	return hi * (lo | 1)
+}
+
 // rng draws from a PCG stream. Float64 and IntN call the PCG directly,
 // sparing the interface call of rand.Rand on the hottest draws, and return
 // exactly what rand.Rand's methods return on a 64-bit platform; the other
@@ -165,10 +194,10 @@ func zipf(n int, s float64) categorical {
 // same stream.
 type rng struct {
 	*rand.Rand
-	p *rand.PCG
+	p *pcg
 }
 
-func newRNG(p *rand.PCG) rng { return rng{rand.New(p), p} }
+func newRNG(p *pcg) rng { return rng{rand.New(p), p} }
 
 // Float64 returns a uniform float64 in [0, 1) from the top 53 bits' worth
 // of one draw, as rand.Rand.Float64 does.

@@ -21,7 +21,7 @@ func TestRNGMatchesRand(t *testing.T) {
 	// n near 2^63, where rejection is most likely.
 	ns := []int{1, 2, 3, 6, 7, 20, 24, 500, 3600, 1 << 20, 1<<32 + 1, 1<<62 + 1, 3 << 61, 1<<63 - 1}
 	want := rand.New(rand.NewPCG(11, 12))
-	got := newRNG(rand.NewPCG(11, 12))
+	got := newRNG(&pcg{11, 12})
 	for i := range 200_000 {
 		switch i % 4 {
 		case 0:
@@ -36,4 +36,24 @@ func TestRNGMatchesRand(t *testing.T) {
 		}
 	}
 	assert.Panics(t, func() { got.IntN(0) })
+}
+
+// TestPCGMatchesRand holds pcg to rand.PCG, the generator the golden
+// digests were made with, from seeds of every shape: zero, small, the
+// package's stream seeds and all ones.
+func TestPCGMatchesRand(t *testing.T) {
+	seeds := [][2]uint64{{0, 0}, {1, 2}, {^uint64(0), ^uint64(0)}, {1 << 63, 1}}
+	for id := range uint32(4) {
+		var p pcg
+		seedStream(&p, 7, streamOrders, id)
+		seeds = append(seeds, [2]uint64{p.hi, p.lo})
+	}
+	for _, s := range seeds {
+		want := rand.NewPCG(s[0], s[1])
+		var got pcg
+		got.Seed(s[0], s[1])
+		for i := range 10_000 {
+			require.Equal(t, want.Uint64(), got.Uint64(), "seed %x, draw %d", s, i)
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"iter"
 	"math"
-	"math/rand/v2"
 	"time"
 )
 
@@ -246,7 +245,7 @@ func (g *Generator) cityWeight(c int) float64 { return g.cities.weight(c) }
 // Member returns member id. It panics if id is not below Config().Members,
 // like an index out of range.
 func (g *Generator) Member(id uint32) Member {
-	var p rand.PCG
+	var p pcg
 	var m Member
 	g.member(&p, id, &m)
 	return m
@@ -260,7 +259,7 @@ func (g *Generator) Members() iter.Seq[Member] { return g.MembersRange(0, uint32
 func (g *Generator) MembersRange(lo, hi uint32) iter.Seq[Member] {
 	hi = min(hi, uint32(g.cfg.Members))
 	return func(yield func(Member) bool) {
-		var p rand.PCG
+		var p pcg
 		var m Member
 		for id := lo; id < hi; id++ {
 			g.member(&p, id, &m)
@@ -271,7 +270,7 @@ func (g *Generator) MembersRange(lo, hi uint32) iter.Seq[Member] {
 	}
 }
 
-func (g *Generator) member(p *rand.PCG, id uint32, m *Member) {
+func (g *Generator) member(p *pcg, id uint32, m *Member) {
 	if int64(id) >= int64(g.cfg.Members) {
 		panic(fmt.Sprintf("synth: member %d out of range [0, %d)", id, g.cfg.Members))
 	}

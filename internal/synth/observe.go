@@ -3,7 +3,6 @@ package synth
 import (
 	"cmp"
 	"iter"
-	"math/rand/v2"
 	"slices"
 	"time"
 )
@@ -73,7 +72,7 @@ func (g *Generator) personIDs(r rng, m *Member) personIDs {
 // household device shared with the previous member ID is listed under
 // both: it truly belongs to two people.
 func (g *Generator) Identifiers(id uint32) []Identifier {
-	var mp, ip rand.PCG
+	var mp, ip pcg
 	var m Member
 	g.member(&mp, id, &m)
 	seedStream(&ip, g.cfg.Seed, streamIdentity, id)
@@ -164,7 +163,7 @@ type obsEvent struct {
 // obsWalk holds the buffers of one walk over observations.
 type obsWalk struct {
 	g       *Generator
-	mp, ip  rand.PCG
+	mp, ip  pcg
 	m       Member
 	events  []obsEvent
 	ids     []Identifier

@@ -2,7 +2,6 @@ package synth
 
 import (
 	"iter"
-	"math/rand/v2"
 	"slices"
 	"time"
 )
@@ -91,7 +90,7 @@ type genOrder struct {
 // orderWalk holds the buffers of one walk over orders.
 type orderWalk struct {
 	g      *Generator
-	mp, op rand.PCG
+	mp, op pcg
 	m      Member
 	orders []genOrder
 	sorted []genOrder

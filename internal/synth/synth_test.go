@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash"
 	"math"
-	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strings"
@@ -479,4 +478,4 @@ func TestCategoricalMatchesWeights(t *testing.T) {
 	assert.True(t, slices.IsSorted(c.cum))
 }
 
-func newTestRand() rng { return newRNG(rand.NewPCG(1, 2)) }
+func newTestRand() rng { return newRNG(&pcg{1, 2}) }
