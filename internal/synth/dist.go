@@ -135,10 +135,13 @@ func (c *categorical) sample(r rng) int {
 	u := r.Float64() * c.n
 	i := int(u)
 	col := c.cols[i]
+	// A select, not a branch: the outcome is a coin toss the CPU cannot
+	// predict.
+	j := int(col.alias)
 	if u-float64(i) < col.prob {
-		return i
+		j = i
 	}
-	return int(col.alias)
+	return j
 }
 
 // weight returns the probability of index i.
