@@ -194,8 +194,16 @@ func (w *orderWalk) sortOrders() {
 		lo = hi
 	}
 	w.keys = keys
-	w.sorted = w.sorted[:0]
-	for _, k := range keys {
+	// Most members' orders come out in time order already: keep them.
+	i := 0
+	for i < len(keys) && keys[i]&(1<<24-1) == uint64(i) {
+		i++
+	}
+	if i == len(keys) {
+		return
+	}
+	w.sorted = append(w.sorted[:0], w.orders[:i]...)
+	for _, k := range keys[i:] {
 		w.sorted = append(w.sorted, w.orders[k&(1<<24-1)])
 	}
 	w.orders, w.sorted = w.sorted, w.orders
