@@ -192,9 +192,8 @@ func (p *pcg) Uint64() uint64 {
 
 // rng draws from a PCG stream. Float64 and IntN call the PCG directly,
 // sparing the interface call of rand.Rand on the hottest draws, and return
-// exactly what rand.Rand's methods return on a 64-bit platform; the other
-// draws (NormFloat64, ExpFloat64) go through the embedded rand.Rand on the
-// same stream.
+// exactly what rand.Rand's methods return; the other draws (NormFloat64,
+// ExpFloat64) go through the embedded rand.Rand on the same stream.
 type rng struct {
 	*rand.Rand
 	p *pcg
@@ -207,9 +206,9 @@ func newRNG(p *pcg) rng { return rng{rand.New(p), p} }
 func (r rng) Float64() float64 { return float64(r.p.Uint64()&(1<<53-1)) * 0x1p-53 }
 
 // IntN returns a uniform int in [0, n) by Lemire's multiply-and-reject
-// method, drawing 64 bits at a time as rand.Rand.IntN does on 64-bit
-// platforms. Unlike rand.Rand it does so on 32-bit platforms too, so a
-// seed gives the same data everywhere. It panics if n <= 0.
+// method on one 64-bit draw, as rand.Rand.IntN does (its 32-bit platform
+// path computes the same product in halves, with the same outcome). It
+// panics if n <= 0.
 func (r rng) IntN(n int) int {
 	if n <= 0 {
 		panic("synth: invalid argument to IntN")
