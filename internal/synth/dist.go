@@ -64,7 +64,7 @@ func (g gammaDist) sample(r rng) float64 {
 		v = float64(v * v * v)
 		u := r.Float64()
 		x2 := float64(x * x)
-		if u < 1-0.0331*float64(x2*x2) {
+		if u < 1-float64(0.0331*float64(x2*x2)) {
 			return float64(d * v)
 		}
 		if math.Log(u) < float64(0.5*x2)+float64(d*float64(1-v+math.Log(v))) {
@@ -132,7 +132,7 @@ func newCategorical(weights ...float64) categorical {
 }
 
 func (c *categorical) sample(r rng) int {
-	u := r.Float64() * c.n
+	u := float64(r.Float64() * c.n) // rounded, so u-float64(i) cannot fuse
 	i := int(u)
 	col := c.cols[i]
 	// A select, not a branch: the outcome is a coin toss the CPU cannot

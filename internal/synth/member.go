@@ -212,7 +212,7 @@ func (g *Generator) allocateStores() {
 		rem := make([]float64, len(cities))
 		given := 0
 		for c := range counts {
-			share := g.cityWeight(c) * float64(left)
+			share := float64(g.cityWeight(c) * float64(left))
 			counts[c] += int(share)
 			given += int(share)
 			rem[c] = share - math.Floor(share)
@@ -303,7 +303,7 @@ func (g *Generator) member(p *pcg, id uint32, m *Member) {
 			m.Channels = m.Channels.with(Channel(g.regChannel.sample(r)))
 		}
 	}
-	reg := r.Float64() * g.days
+	reg := float64(r.Float64() * g.days)
 	m.RegisteredAt = g.at(reg)
 	if r.Float64() < cfg.LapseShare {
 		m.LapsedAt = g.at(reg + float64(r.Float64()*(g.days-reg)))
