@@ -47,53 +47,47 @@ func (e *Engine) Observe(ctx context.Context, o identity.Observation) (*ObserveR
 const observeChunk = 1 << 16
 
 // ObserveAll resolves many observations in order, the way to load
-// identity history: identity's batch path (which normalises on one core
-// while it resolves on another), with the merges of each chunk applied in
+// identity history: identity's bulk path (a Batch of compact columns,
+// normalised on every core while one goroutine resolves in order, with no
+// Result built per observation), with the merges of each chunk applied in
 // one index transaction. The sequence may reuse an observation's
 // Identifiers slice between iterations. A bad observation is reported in
 // the *BulkError and the rest are resolved.
 func (e *Engine) ObserveAll(ctx context.Context, obs iter.Seq[identity.Observation]) (BulkStats, error) {
 	var st BulkStats
 	var errs bulkErrors
-	buf := make([]identity.Observation, 0, observeChunk)
-	results := make([]identity.Result, observeChunk)
-	var ids []identity.Identifier // the chunk's identifiers, copied
+	b := new(identity.Batch)
+	at := make([]int, 0, observeChunk) // the batch's observations' positions in obs
+	persons := make([]identity.PersonID, observeChunk)
 	flush := func() error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		base := st.Read - len(buf)
 		e.idMu.RLock()
-		err := e.ids.ObserveBatch(buf, results[:len(buf)])
+		sum, err := e.ids.Resolve(b, persons)
 		e.idMu.RUnlock()
 		var be *identity.BatchError
 		if err != nil && !errors.As(err, &be) {
 			return fmt.Errorf("observe: %w", err)
 		}
-		failed := map[int]bool{}
 		if be != nil {
 			for _, oe := range be.Errors {
-				failed[oe.Index] = true
-				errs.add(&RecordError{Index: base + oe.Index, ID: oe.EventID, Person: identity.NoPerson, Err: oe})
+				oe.Index = at[oe.Index] // the position in obs, not in the chunk
+				errs.add(&RecordError{Index: oe.Index, ID: oe.EventID, Person: identity.NoPerson, Err: oe})
 			}
 			// The batch keeps the first errors only; count the rest.
 			for range be.Failed - len(be.Errors) {
 				errs.failed++
 			}
 		}
-		for i := range buf {
-			r := &results[i]
-			e.noteIssued(r.Person)
-			if failed[i] || r.Person == identity.NoPerson {
-				continue
-			}
-			st.Applied++
-			if r.Created {
-				st.Created++
-			}
-			st.Merged += len(r.Merged)
+		for _, p := range persons[:b.Len()] {
+			e.noteIssued(p)
 		}
-		buf, ids = buf[:0], ids[:0]
+		st.Applied += sum.Observations
+		st.Created += sum.Created
+		st.Merged += sum.Merged
+		b.Reset()
+		at = at[:0]
 		if err := e.lock(ctx); err != nil {
 			return err
 		}
@@ -101,21 +95,22 @@ func (e *Engine) ObserveAll(ctx context.Context, obs iter.Seq[identity.Observati
 		return err
 	}
 	for o := range obs {
-		// Copy the identifiers into the chunk's arena: the sequence may
-		// reuse the slice, and the batch needs them all at once.
-		start := len(ids)
-		ids = append(ids, o.Identifiers...)
-		o.Identifiers = ids[start:len(ids):len(ids)]
-		buf = append(buf, o)
+		if err := b.Add(o); err != nil {
+			if oe, ok := errors.AsType[*identity.ObservationError](err); ok {
+				oe.Index = st.Read // the position in obs, not in the batch
+			}
+			errs.add(&RecordError{Index: st.Read, ID: o.EventID, Person: identity.NoPerson, Err: err})
+		} else {
+			at = append(at, st.Read)
+		}
 		st.Read++
-		if len(buf) == observeChunk {
+		if b.Len() == observeChunk {
 			if err := flush(); err != nil {
 				return st, err
 			}
-			ids = nil // the last chunk's observations may still be referenced by results
 		}
 	}
-	if len(buf) > 0 {
+	if b.Len() > 0 {
 		if err := flush(); err != nil {
 			return st, err
 		}
