@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sync/atomic"
 
 	"github.com/cdpkit/cdpkit/identity"
 )
@@ -55,68 +56,108 @@ const observeChunk = 1 << 16
 // the *BulkError and the rest are resolved.
 func (e *Engine) ObserveAll(ctx context.Context, obs iter.Seq[identity.Observation]) (BulkStats, error) {
 	var st BulkStats
-	var errs bulkErrors
-	b := new(identity.Batch)
-	at := make([]int, 0, observeChunk) // the batch's observations' positions in obs
-	persons := make([]identity.PersonID, observeChunk)
-	flush := func() error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		e.idMu.RLock()
-		sum, err := e.ids.Resolve(b, persons)
-		e.idMu.RUnlock()
-		var be *identity.BatchError
-		if err != nil && !errors.As(err, &be) {
-			return fmt.Errorf("observe: %w", err)
-		}
-		if be != nil {
-			for _, oe := range be.Errors {
-				oe.Index = at[oe.Index] // the position in obs, not in the chunk
-				errs.add(&RecordError{Index: oe.Index, ID: oe.EventID, Person: identity.NoPerson, Err: oe})
+	var errs, addErrs bulkErrors // the resolver's, and Add's (this goroutine's)
+	// Filling a batch (the caller's sequence and the copies) and resolving
+	// the one before overlap: this goroutine fills one batch while another
+	// resolves the previous, batches in input order.
+	free := make(chan *obsChunk, 2)
+	free <- new(obsChunk)
+	free <- new(obsChunk)
+	full := make(chan *obsChunk)
+	done := make(chan error, 1)
+	var failed atomic.Bool
+	go func() {
+		var err error
+		persons := make([]identity.PersonID, observeChunk)
+		for c := range full {
+			if err == nil {
+				if err = e.observeChunk(ctx, c, persons, &st, &errs); err != nil {
+					failed.Store(true)
+				}
 			}
-			// The batch keeps the first errors only; count the rest.
-			for range be.Failed - len(be.Errors) {
-				errs.failed++
-			}
+			c.b.Reset()
+			c.at = c.at[:0]
+			free <- c
 		}
-		for _, p := range persons[:b.Len()] {
-			e.noteIssued(p)
-		}
-		st.Applied += sum.Observations
-		st.Created += sum.Created
-		st.Merged += sum.Merged
-		b.Reset()
-		at = at[:0]
-		if err := e.lock(ctx); err != nil {
-			return err
-		}
-		_, err = e.unlock(ctx)
-		return err
-	}
+		done <- err
+	}()
+	read := 0
+	cur := <-free
 	for o := range obs {
-		if err := b.Add(o); err != nil {
+		if err := cur.b.Add(o); err != nil {
 			if oe, ok := errors.AsType[*identity.ObservationError](err); ok {
-				oe.Index = st.Read // the position in obs, not in the batch
+				oe.Index = read // the position in obs, not in the batch
 			}
-			errs.add(&RecordError{Index: st.Read, ID: o.EventID, Person: identity.NoPerson, Err: err})
+			addErrs.add(&RecordError{Index: read, ID: o.EventID, Person: identity.NoPerson, Err: err})
 		} else {
-			at = append(at, st.Read)
+			cur.at = append(cur.at, read)
 		}
-		st.Read++
-		if b.Len() == observeChunk {
-			if err := flush(); err != nil {
-				return st, err
+		read++
+		if cur.b.Len() == observeChunk {
+			full <- cur
+			if cur = <-free; failed.Load() {
+				break
 			}
 		}
 	}
-	if b.Len() > 0 {
-		if err := flush(); err != nil {
-			return st, err
-		}
+	if cur.b.Len() > 0 && !failed.Load() {
+		full <- cur
+	}
+	close(full)
+	err := <-done
+	st.Read = read
+	if err != nil {
+		return st, err
+	}
+	errs.failed += addErrs.failed
+	errs.kept = append(errs.kept, addErrs.kept...)
+	if len(errs.kept) > MaxBulkErrors {
+		slices.SortStableFunc(errs.kept, func(x, y *RecordError) int { return x.Index - y.Index })
+		errs.kept = errs.kept[:MaxBulkErrors]
 	}
 	st.Failed = errs.failed
 	return st, errs.err()
+}
+
+// obsChunk is a chunk of observations read for ObserveAll: a Batch and,
+// for each of its observations, the position in the sequence.
+type obsChunk struct {
+	b  identity.Batch
+	at []int
+}
+
+// observeChunk resolves one chunk, persons being room for its persons,
+// and applies the merges to the index.
+func (e *Engine) observeChunk(ctx context.Context, c *obsChunk, persons []identity.PersonID, st *BulkStats, errs *bulkErrors) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.idMu.RLock()
+	sum, err := e.ids.Resolve(&c.b, persons)
+	e.idMu.RUnlock()
+	var be *identity.BatchError
+	if err != nil && !errors.As(err, &be) {
+		return fmt.Errorf("observe: %w", err)
+	}
+	if be != nil {
+		for _, oe := range be.Errors {
+			oe.Index = c.at[oe.Index] // the position in obs, not in the chunk
+			errs.add(&RecordError{Index: oe.Index, ID: oe.EventID, Person: identity.NoPerson, Err: oe})
+		}
+		// The batch keeps the first errors only; count the rest.
+		errs.failed += be.Failed - len(be.Errors)
+	}
+	for _, p := range persons[:c.b.Len()] {
+		e.noteIssued(p)
+	}
+	st.Applied += sum.Observations
+	st.Created += sum.Created
+	st.Merged += sum.Merged
+	if err := e.lock(ctx); err != nil {
+		return err
+	}
+	_, err = e.unlock(ctx)
+	return err
 }
 
 // Lookup returns the person holding an identifier (see
