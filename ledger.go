@@ -93,19 +93,8 @@ func (e *Engine) SettleLoyalty(ctx context.Context, asOf time.Time) (loyalty.Run
 	sum.Changed += ev.Changed
 	sum.Events += ev.Events
 	sum.Failed = append(sum.Failed, ev.Failed...)
-	d := e.st.der
-	for it := e.st.accounts.Iterator(); it.HasNext(); {
-		m := it.Next()
-		if int(m) >= e.st.persons || e.st.gone[m] || e.isAlias(m) {
-			continue
-		}
-		b, err := e.ledger.Balance(ctx, m, asOf)
-		if err != nil {
-			return sum, fmt.Errorf("settle: balance of %d: %w", m, err)
-		}
-		d.cols[e.dx.tier].setString(m, b.Tier)
-		d.cols[e.dx.points].setInt(m, b.Available)
-		d.cols[e.dx.growth].setInt(m, b.Growth)
+	if err := e.loyaltyAll(ctx, asOf); err != nil {
+		return sum, fmt.Errorf("settle: %w", err)
 	}
 	return sum, nil
 }

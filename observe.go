@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sync/atomic"
 
 	"github.com/cdpkit/cdpkit/identity"
 )
@@ -47,81 +48,116 @@ func (e *Engine) Observe(ctx context.Context, o identity.Observation) (*ObserveR
 const observeChunk = 1 << 16
 
 // ObserveAll resolves many observations in order, the way to load
-// identity history: identity's batch path (which normalises on one core
-// while it resolves on another), with the merges of each chunk applied in
+// identity history: identity's bulk path (a Batch of compact columns,
+// normalised on every core while one goroutine resolves in order, with no
+// Result built per observation), with the merges of each chunk applied in
 // one index transaction. The sequence may reuse an observation's
 // Identifiers slice between iterations. A bad observation is reported in
 // the *BulkError and the rest are resolved.
 func (e *Engine) ObserveAll(ctx context.Context, obs iter.Seq[identity.Observation]) (BulkStats, error) {
 	var st BulkStats
-	var errs bulkErrors
-	buf := make([]identity.Observation, 0, observeChunk)
-	results := make([]identity.Result, observeChunk)
-	var ids []identity.Identifier // the chunk's identifiers, copied
-	flush := func() error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		base := st.Read - len(buf)
-		e.idMu.RLock()
-		err := e.ids.ObserveBatch(buf, results[:len(buf)])
-		e.idMu.RUnlock()
-		var be *identity.BatchError
-		if err != nil && !errors.As(err, &be) {
-			return fmt.Errorf("observe: %w", err)
-		}
-		failed := map[int]bool{}
-		if be != nil {
-			for _, oe := range be.Errors {
-				failed[oe.Index] = true
-				errs.add(&RecordError{Index: base + oe.Index, ID: oe.EventID, Person: identity.NoPerson, Err: oe})
+	var errs, addErrs bulkErrors // the resolver's, and Add's (this goroutine's)
+	// Filling a batch (the caller's sequence and the copies) and resolving
+	// the one before overlap: this goroutine fills one batch while another
+	// resolves the previous, batches in input order.
+	free := make(chan *obsChunk, 2)
+	free <- new(obsChunk)
+	free <- new(obsChunk)
+	full := make(chan *obsChunk)
+	done := make(chan error, 1)
+	var failed atomic.Bool
+	go func() {
+		var err error
+		persons := make([]identity.PersonID, observeChunk)
+		for c := range full {
+			if err == nil {
+				if err = e.observeChunk(ctx, c, persons, &st, &errs); err != nil {
+					failed.Store(true)
+				}
 			}
-			// The batch keeps the first errors only; count the rest.
-			for range be.Failed - len(be.Errors) {
-				errs.failed++
-			}
+			c.b.Reset()
+			c.at = c.at[:0]
+			free <- c
 		}
-		for i := range buf {
-			r := &results[i]
-			e.noteIssued(r.Person)
-			if failed[i] || r.Person == identity.NoPerson {
-				continue
-			}
-			st.Applied++
-			if r.Created {
-				st.Created++
-			}
-			st.Merged += len(r.Merged)
-		}
-		buf, ids = buf[:0], ids[:0]
-		if err := e.lock(ctx); err != nil {
-			return err
-		}
-		_, err = e.unlock(ctx)
-		return err
-	}
+		done <- err
+	}()
+	read := 0
+	cur := <-free
 	for o := range obs {
-		// Copy the identifiers into the chunk's arena: the sequence may
-		// reuse the slice, and the batch needs them all at once.
-		start := len(ids)
-		ids = append(ids, o.Identifiers...)
-		o.Identifiers = ids[start:len(ids):len(ids)]
-		buf = append(buf, o)
-		st.Read++
-		if len(buf) == observeChunk {
-			if err := flush(); err != nil {
-				return st, err
+		if err := cur.b.Add(o); err != nil {
+			if oe, ok := errors.AsType[*identity.ObservationError](err); ok {
+				oe.Index = read // the position in obs, not in the batch
 			}
-			ids = nil // the last chunk's observations may still be referenced by results
+			addErrs.add(&RecordError{Index: read, ID: o.EventID, Person: identity.NoPerson, Err: err})
+		} else {
+			cur.at = append(cur.at, read)
+		}
+		read++
+		if cur.b.Len() == observeChunk {
+			full <- cur
+			if cur = <-free; failed.Load() {
+				break
+			}
 		}
 	}
-	if len(buf) > 0 {
-		if err := flush(); err != nil {
-			return st, err
-		}
+	if cur.b.Len() > 0 && !failed.Load() {
+		full <- cur
+	}
+	close(full)
+	err := <-done
+	st.Read = read
+	if err != nil {
+		return st, err
+	}
+	errs.failed += addErrs.failed
+	errs.kept = append(errs.kept, addErrs.kept...)
+	if len(errs.kept) > MaxBulkErrors {
+		slices.SortStableFunc(errs.kept, func(x, y *RecordError) int { return x.Index - y.Index })
+		errs.kept = errs.kept[:MaxBulkErrors]
 	}
 	st.Failed = errs.failed
 	return st, errs.err()
+}
+
+// obsChunk is a chunk of observations read for ObserveAll: a Batch and,
+// for each of its observations, the position in the sequence.
+type obsChunk struct {
+	b  identity.Batch
+	at []int
+}
+
+// observeChunk resolves one chunk, persons being room for its persons,
+// and applies the merges to the index.
+func (e *Engine) observeChunk(ctx context.Context, c *obsChunk, persons []identity.PersonID, st *BulkStats, errs *bulkErrors) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.idMu.RLock()
+	sum, err := e.ids.Resolve(&c.b, persons)
+	e.idMu.RUnlock()
+	var be *identity.BatchError
+	if err != nil && !errors.As(err, &be) {
+		return fmt.Errorf("observe: %w", err)
+	}
+	if be != nil {
+		for _, oe := range be.Errors {
+			oe.Index = c.at[oe.Index] // the position in obs, not in the chunk
+			errs.add(&RecordError{Index: oe.Index, ID: oe.EventID, Person: identity.NoPerson, Err: oe})
+		}
+		// The batch keeps the first errors only; count the rest.
+		errs.failed += be.Failed - len(be.Errors)
+	}
+	for _, p := range persons[:c.b.Len()] {
+		e.noteIssued(p)
+	}
+	st.Applied += sum.Observations
+	st.Created += sum.Created
+	st.Merged += sum.Merged
+	if err := e.lock(ctx); err != nil {
+		return err
+	}
+	_, err = e.unlock(ctx)
+	return err
 }
 
 // Lookup returns the person holding an identifier (see

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cdpkit/cdpkit/identity"
@@ -450,39 +451,80 @@ const bulkChunk = 1 << 17
 func (e *Engine) RecordOrders(ctx context.Context, orders iter.Seq[Order]) (BulkStats, error) {
 	var st BulkStats
 	var errs bulkErrors
-	buf := make([]Order, 0, bulkChunk)
-	// The sequence may reuse its slices between iterations: copy them into
-	// arenas that live as long as the chunk.
-	lines := make([]Line, 0, 2*bulkChunk)
-	ids := make([]identity.Identifier, 0, bulkChunk)
-	flush := func(base int) error {
-		err := e.recordChunk(ctx, buf, base, &st, &errs)
-		// Nothing keeps the chunk's orders once it is applied.
-		buf, lines, ids = buf[:0], lines[:0], ids[:0]
-		return err
-	}
+	// Reading a chunk (the caller's sequence and the copies below) and
+	// applying the one before overlap: this goroutine fills one chunk
+	// while another applies the previous, chunks in input order.
+	free := make(chan *orderChunk, 2)
+	free <- newOrderChunk()
+	free <- newOrderChunk()
+	full := make(chan *orderChunk)
+	done := make(chan error, 1)
+	var failed atomic.Bool
+	go func() {
+		var err error
+		for c := range full {
+			if err == nil {
+				if err = e.recordChunk(ctx, c.orders, c.base, &st, &errs); err != nil {
+					failed.Store(true)
+				}
+			}
+			// Nothing keeps the chunk's orders once it is applied.
+			c.orders, c.lines, c.ids = c.orders[:0], c.lines[:0], c.ids[:0]
+			free <- c
+		}
+		done <- err
+	}()
+	read := 0
+	cur := <-free
 	for o := range orders {
-		start := len(lines)
-		lines = append(lines, o.Lines...)
-		o.Lines = lines[start:len(lines):len(lines)]
-		start = len(ids)
-		ids = append(ids, o.Identifiers...)
-		o.Identifiers = ids[start:len(ids):len(ids)]
-		buf = append(buf, o)
-		st.Read++
-		if len(buf) == bulkChunk {
-			if err := flush(st.Read - len(buf)); err != nil {
-				return st, err
+		// The sequence may reuse its slices between iterations: copy them
+		// into arenas that live as long as the chunk.
+		start := len(cur.lines)
+		cur.lines = append(cur.lines, o.Lines...)
+		o.Lines = cur.lines[start:len(cur.lines):len(cur.lines)]
+		start = len(cur.ids)
+		cur.ids = append(cur.ids, o.Identifiers...)
+		o.Identifiers = cur.ids[start:len(cur.ids):len(cur.ids)]
+		cur.orders = append(cur.orders, o)
+		read++
+		if len(cur.orders) == bulkChunk {
+			cur.base = read - len(cur.orders)
+			full <- cur
+			if cur = <-free; failed.Load() {
+				break
 			}
 		}
 	}
-	if len(buf) > 0 {
-		if err := flush(st.Read - len(buf)); err != nil {
-			return st, err
-		}
+	if len(cur.orders) > 0 && !failed.Load() {
+		cur.base = read - len(cur.orders)
+		full <- cur
+	}
+	close(full)
+	err := <-done
+	st.Read = read
+	if err != nil {
+		return st, err
 	}
 	st.Failed = errs.failed
 	return st, errs.err()
+}
+
+// orderChunk is a chunk of orders read for RecordOrders, with the arenas
+// holding copies of their lines and identifiers; base is the index of
+// its first order in the sequence.
+type orderChunk struct {
+	orders []Order
+	lines  []Line
+	ids    []identity.Identifier
+	base   int
+}
+
+func newOrderChunk() *orderChunk {
+	return &orderChunk{
+		orders: make([]Order, 0, bulkChunk),
+		lines:  make([]Line, 0, 2*bulkChunk),
+		ids:    make([]identity.Identifier, 0, bulkChunk),
+	}
 }
 
 // recordChunk applies one chunk of orders; base is the index of its first.

@@ -516,6 +516,25 @@ func (s *MemStore) Entries(ctx context.Context, member uint32, from uint64) iter
 	}
 }
 
+// memberIDs returns the members with an account, in increasing order,
+// as Accounts yields them.
+func (s *MemStore) memberIDs() []uint32 {
+	dir := s.dir.Load()
+	if dir == nil {
+		return nil
+	}
+	var ids []uint32
+	for _, hi := range slices.Sorted(maps.Keys(*dir)) {
+		c := (*dir)[hi]
+		for lo := range c {
+			if c[lo].Load() != nil {
+				ids = append(ids, hi<<memChunkBits|uint32(lo))
+			}
+		}
+	}
+	return ids
+}
+
 // Accounts implements Store.
 func (s *MemStore) Accounts(ctx context.Context) iter.Seq2[MemberRecord, error] {
 	return func(yield func(MemberRecord, error) bool) {

@@ -418,19 +418,15 @@ func groupByPerson(parts []orders, persons int) *orders {
 		from[i] = noPerson
 	}
 	var mixed []uint32
-	for _, p := range parts {
+	// Each row's place first, then the columns moved on all cores.
+	dst := make([][]int32, len(parts))
+	for w, p := range parts {
+		dst[w] = make([]int32, len(p.person))
 		for i, pid := range p.person {
 			j := next[pid]
 			next[pid]++
+			dst[w][i] = int32(j)
 			out.person[j] = pid
-			out.unix[j] = p.unix[i]
-			out.amount[j] = p.amount[i]
-			out.id[j] = p.id[i]
-			out.refundOf[j] = p.refundOf[i]
-			out.channel[j] = p.channel[i]
-			out.cat[j] = p.cat[i]
-			out.supply[j] = p.supply[i]
-			out.med[j] = p.med[i]
 			switch m := uint32(p.id[i] >> 24); from[pid] {
 			case noPerson:
 				from[pid] = m
@@ -441,10 +437,30 @@ func groupByPerson(parts []orders, persons int) *orders {
 			}
 		}
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { scatter(out.unix, parts, dst, func(p *orders) []int64 { return p.unix }) })
+	wg.Go(func() { scatter(out.amount, parts, dst, func(p *orders) []int64 { return p.amount }) })
+	wg.Go(func() { scatter(out.id, parts, dst, func(p *orders) []uint64 { return p.id }) })
+	wg.Go(func() { scatter(out.refundOf, parts, dst, func(p *orders) []uint64 { return p.refundOf }) })
+	wg.Go(func() { scatter(out.channel, parts, dst, func(p *orders) []uint8 { return p.channel }) })
+	wg.Go(func() { scatter(out.cat, parts, dst, func(p *orders) []uint8 { return p.cat }) })
+	wg.Go(func() { scatter(out.supply, parts, dst, func(p *orders) []int16 { return p.supply }) })
+	wg.Go(func() { scatter(out.med, parts, dst, func(p *orders) []int64 { return p.med }) })
+	wg.Wait()
 	for _, pid := range mixed {
 		out.sortRows(start[pid], start[pid+1])
 	}
 	return out
+}
+
+// scatter moves one column of the parts to its rows in out: part w's row
+// i goes to dst[w][i].
+func scatter[T any](out []T, parts []orders, dst [][]int32, col func(*orders) []T) {
+	for w := range parts {
+		for i, v := range col(&parts[w]) {
+			out[dst[w][i]] = v
+		}
+	}
 }
 
 // sortRows sorts rows [lo, hi) by time, ties by order ID, so that an order

@@ -136,13 +136,17 @@ func analyseFeed(ctx context.Context, c *chain, f *feed, lookup func(identity.Id
 				}
 				for j, x := range o.Identifiers {
 					shared := ""
-					switch v := strings.ToLower(x.Value); {
-					case x.Kind == identity.KindPhone && storePhones[x.Value]:
-						shared = "store phone"
-						t.phones[x.Value] = true
-					case x.Kind == identity.KindDevice && kiosks[v]:
-						shared = "kiosk tablet"
-						t.kiosks[v] = true
+					switch x.Kind {
+					case identity.KindPhone:
+						if storePhones[x.Value] {
+							shared = "store phone"
+							t.phones[x.Value] = true
+						}
+					case identity.KindDevice:
+						if v := strings.ToLower(x.Value); kiosks[v] {
+							shared = "kiosk tablet"
+							t.kiosks[v] = true
+						}
 					}
 					if shared != "" {
 						unusable[i] |= 1 << min(j, 7)
