@@ -298,6 +298,7 @@ func (e *Engine) recordLocked(ctx context.Context, pr *prepared, p identity.Pers
 	}
 	if e.loyaltyApplies(pr.o) {
 		e.st.accounts.Add(q)
+		e.st.ledgerGen++
 		rc, err := e.ledger.Apply(ctx, e.loyaltyOp(pr))
 		switch outcome := e.ledgerOutcome(pr, rc, err); outcome {
 		case ledgerFailed:
@@ -818,6 +819,7 @@ func (e *Engine) ledgerOps(ctx context.Context, prs []prepared, perr []error) (o
 		}
 		op := e.loyaltyOp(pr)
 		e.st.accounts.Add(pr.person)
+		e.st.ledgerGen++
 		// An order older than the windows may have been recorded before:
 		// let the ledger tell a replay from a conflicting reuse of its ID,
 		// one at a time (the batch path only counts replays). One the
