@@ -715,17 +715,19 @@ func (e *Engine) recordChunk(ctx context.Context, chunk []Order, base int, st *B
 // first order in the chunk that goes to the ledger. Failed and replayed
 // orders are never applied and stay unmarked.
 func (e *Engine) markEarly(prs []prepared) {
-	waiting := make(map[uint32]struct{})
+	// A bit per person, as a map of a chunk's persons costs more.
+	waiting := make([]uint64, (e.st.persons+63)/64)
 	for i := range prs {
 		pr := &prs[i]
-		if pr.failed || pr.replay {
+		if pr.failed || pr.replay || int(pr.person) >= e.st.persons {
 			continue
 		}
+		w, bit := pr.person/64, uint64(1)<<(pr.person%64)
 		if pr.ledger {
-			waiting[pr.person] = struct{}{}
+			waiting[w] |= bit
 			continue
 		}
-		if _, ok := waiting[pr.person]; !ok {
+		if waiting[w]&bit == 0 {
 			pr.early = true
 		}
 	}
