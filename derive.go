@@ -445,6 +445,9 @@ func (e *Engine) loyaltyAll(ctx context.Context, asOf time.Time) error {
 	if e.ledger == nil {
 		return nil
 	}
+	if b := e.st.balances; b.ok && b.gen == e.st.ledgerGen && b.asOf.Equal(asOf) {
+		return nil // read back at this as-of, and nothing changed since
+	}
 	var accounts []uint32
 	for it := e.st.accounts.Iterator(); it.HasNext(); {
 		if m := it.Next(); int(m) < e.st.persons && !e.st.gone[m] && !e.isAlias(m) {
@@ -478,7 +481,11 @@ func (e *Engine) loyaltyAll(ctx context.Context, asOf time.Time) error {
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	e.st.balances = balancesRead{gen: e.st.ledgerGen, asOf: asOf, ok: true}
+	return nil
 }
 
 // setPopulation sets person p's population fields.

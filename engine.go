@@ -96,11 +96,25 @@ type state struct {
 	// accounts holds the persons that may have a ledger account: every
 	// person a ledger operation named. Refreshes read these balances.
 	accounts *roaring.Bitmap
-	catOf    map[uint32]int     // rfm category ID → index in Config.Categories
-	tierN    map[string]int     // loyalty tier names, for validation
-	recs     []*tags.Record     // scratch records, one per worker
-	_        [0]func()          // not comparable
-	dirty    map[uint32]dirtyAt // persons to re-derive at the end of a write
+	// balances says which ledger state and as-of the tier, points and
+	// growth fields were last read back at (loyaltyAll), so that a
+	// refresh right after a settle at the same as-of skips the second
+	// read; every change to the ledger, to those fields or to which
+	// persons are live moves ledgerGen on.
+	balances  balancesRead
+	ledgerGen uint64
+	catOf     map[uint32]int     // rfm category ID → index in Config.Categories
+	tierN     map[string]int     // loyalty tier names, for validation
+	recs      []*tags.Record     // scratch records, one per worker
+	_         [0]func()          // not comparable
+	dirty     map[uint32]dirtyAt // persons to re-derive at the end of a write
+}
+
+// balancesRead is when loyaltyAll last read every balance back.
+type balancesRead struct {
+	gen  uint64
+	asOf time.Time
+	ok   bool
 }
 
 // dirtyAt is when a person's data changed.
@@ -381,6 +395,7 @@ func (e *Engine) drain(ctx context.Context) error {
 	}
 	var errs []error
 	for _, c := range changes {
+		e.st.ledgerGen++ // which persons are live, and so read back, changes
 		switch c.Kind {
 		case identity.Merged:
 			s := uint32(c.Survivor)
@@ -427,6 +442,7 @@ func (e *Engine) mergeState(ctx context.Context, s, l uint32, at time.Time) erro
 	e.st.attrs.mergeRow(s, l)
 	e.st.der.mergeRow(s, l)
 	e.st.alias[l] = s
+	e.st.ledgerGen++
 	delete(e.st.dirty, l)
 	if e.ledger != nil {
 		// A loser without an account has nothing to move. Merging it
@@ -457,6 +473,7 @@ func (e *Engine) clearState(p uint32) {
 	if int(p) >= e.st.persons {
 		return
 	}
+	e.st.ledgerGen++
 	_ = e.st.sums.Remove(p) // in range: growTo covers every issued person
 	e.st.win.clear(p)
 	e.st.attrs.clearRow(p)

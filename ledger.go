@@ -12,6 +12,7 @@ import (
 // noteReceipt keeps person p's tier, points and growth fields in step
 // with the ledger. The lock is held.
 func (e *Engine) noteReceipt(p uint32, rc *loyalty.Receipt) {
+	e.st.ledgerGen++
 	if rc == nil || e.dx.tier < 0 || int(p) >= e.st.persons {
 		return
 	}
@@ -58,6 +59,7 @@ func (e *Engine) ApplyLoyalty(ctx context.Context, op loyalty.Op) (*loyalty.Rece
 		e.st.accounts.Add(op.MemberID())
 	}
 	rc, err := e.ledger.Apply(ctx, op)
+	e.st.ledgerGen++
 	if err == nil {
 		e.noteReceipt(op.MemberID(), rc)
 		e.markDirty(op.MemberID(), op.Time())
@@ -82,6 +84,7 @@ func (e *Engine) SettleLoyalty(ctx context.Context, asOf time.Time) (loyalty.Run
 		return loyalty.RunSummary{}, err
 	}
 	defer e.mu.Unlock()
+	e.st.ledgerGen++
 	sum, err := e.ledger.SettleAll(ctx, asOf)
 	if err != nil {
 		return sum, fmt.Errorf("settle: %w", err)

@@ -1,6 +1,7 @@
 package cdpkit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -104,6 +105,13 @@ type prepared struct {
 	replay  bool
 	failed  bool
 	logged  bool // has a window entry
+	// ledger is set when the order goes to the ledger's batch, whose
+	// answer may still fail it or find it replayed.
+	ledger bool
+	// early is set when nothing the ledger says can change the order's
+	// effect on the summaries: it does not go to the ledger, nor does an
+	// earlier order of its person in the chunk.
+	early bool
 }
 
 // orderHash identifies an order for replay detection: 64 bits of FNV-1a,
@@ -290,6 +298,7 @@ func (e *Engine) recordLocked(ctx context.Context, pr *prepared, p identity.Pers
 	}
 	if e.loyaltyApplies(pr.o) {
 		e.st.accounts.Add(q)
+		e.st.ledgerGen++
 		rc, err := e.ledger.Apply(ctx, e.loyaltyOp(pr))
 		switch outcome := e.ledgerOutcome(pr, rc, err); outcome {
 		case ledgerFailed:
@@ -648,10 +657,33 @@ func (e *Engine) recordChunk(ctx context.Context, chunk []Order, base int, st *B
 			}
 		}
 	}
+	if !maxTime.IsZero() {
+		e.st.sums.Advance(maxTime)
+	}
+	// The ledger's batch runs alongside the summaries and activity days
+	// of the orders its answers cannot touch (see markEarly); the rest
+	// follow once it has answered. Each person's orders still reach the
+	// summaries in input order, and activity days are sets, so the
+	// result is the serial one.
+	var ops []loyalty.Op
+	var at []int
 	if e.ledger != nil {
-		if err := e.applyLedgerBulk(ctx, prs, perr); err != nil {
-			return err
-		}
+		ops, at = e.ledgerOps(ctx, prs, perr)
+	}
+	e.markEarly(prs)
+	var ledgerErr, earlyErr error
+	var wg sync.WaitGroup
+	if len(ops) > 0 {
+		wg.Go(func() { ledgerErr = e.applyLedgerBatch(ctx, ops, at, prs, perr) })
+	}
+	early := func(pr *prepared) bool { return pr.early }
+	earlyErr = e.summariesBulk(ctx, prs, perr, early)
+	if earlyErr == nil {
+		earlyErr = e.activityBulk(prs, early)
+	}
+	wg.Wait()
+	if err := cmp.Or(ledgerErr, earlyErr); err != nil {
+		return err
 	}
 	for i := range prs {
 		pr := &prs[i]
@@ -671,18 +703,40 @@ func (e *Engine) recordChunk(ctx context.Context, chunk []Order, base int, st *B
 			st.Applied++
 		}
 	}
-	if !maxTime.IsZero() {
-		e.st.sums.Advance(maxTime)
-	}
-	if err := e.summariesBulk(ctx, prs, perr); err != nil {
+	late := func(pr *prepared) bool { return !pr.early }
+	if err := e.summariesBulk(ctx, prs, perr, late); err != nil {
 		return err
 	}
-	return e.activityBulk(prs)
+	return e.activityBulk(prs, late)
 }
 
-// summariesBulk adds the chunk's applied orders to the RFM summaries on
-// all cores, one writer per member range, each in input order.
-func (e *Engine) summariesBulk(ctx context.Context, prs []prepared, perr []error) error {
+// markEarly marks the orders whose summaries and activity days need not
+// wait for the ledger's answers: those of a person before the person's
+// first order in the chunk that goes to the ledger. Failed and replayed
+// orders are never applied and stay unmarked.
+func (e *Engine) markEarly(prs []prepared) {
+	// A bit per person, as a map of a chunk's persons costs more.
+	waiting := make([]uint64, (e.st.persons+63)/64)
+	for i := range prs {
+		pr := &prs[i]
+		if pr.failed || pr.replay || int(pr.person) >= e.st.persons {
+			continue
+		}
+		w, bit := pr.person/64, uint64(1)<<(pr.person%64)
+		if pr.ledger {
+			waiting[w] |= bit
+			continue
+		}
+		if waiting[w]&bit == 0 {
+			pr.early = true
+		}
+	}
+}
+
+// summariesBulk adds the chunk's applied orders that pick selects to the
+// RFM summaries on all cores, one writer per member range, each in input
+// order.
+func (e *Engine) summariesBulk(ctx context.Context, prs []prepared, perr []error, pick func(*prepared) bool) error {
 	ws := e.st.sums.Writers(runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	bad := make([][]int, len(ws))
@@ -691,7 +745,7 @@ func (e *Engine) summariesBulk(ctx context.Context, prs []prepared, perr []error
 			var tx rfm.Tx
 			for i := range prs {
 				pr := &prs[i]
-				if pr.failed || pr.replay || !w.Contains(pr.person) {
+				if pr.failed || pr.replay || !w.Contains(pr.person) || !pick(pr) {
 					continue
 				}
 				e.rfmTx(pr, &tx, false)
@@ -713,12 +767,12 @@ func (e *Engine) summariesBulk(ctx context.Context, prs []prepared, perr []error
 	return ctx.Err()
 }
 
-// activityBulk records the chunk's orders as activity days in one index
-// transaction, one bulk add per event and day.
-func (e *Engine) activityBulk(prs []prepared) error {
+// activityBulk records the chunk's applied orders that pick selects as
+// activity days in one index transaction, one bulk add per event and day.
+func (e *Engine) activityBulk(prs []prepared, pick func(*prepared) bool) error {
 	lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
 	for i := range prs {
-		if pr := &prs[i]; !pr.failed && !pr.replay && pr.kind == entryOrder {
+		if pr := &prs[i]; !pr.failed && !pr.replay && pr.kind == entryOrder && pick(pr) {
 			lo, hi = min(lo, pr.day), max(hi, pr.day)
 		}
 	}
@@ -730,7 +784,7 @@ func (e *Engine) activityBulk(prs []prepared) error {
 	lists := make([][]uint32, int(hi-lo+1)*events)
 	for i := range prs {
 		pr := &prs[i]
-		if pr.failed || pr.replay || pr.kind != entryOrder {
+		if pr.failed || pr.replay || pr.kind != entryOrder || !pick(pr) {
 			continue
 		}
 		at := int(pr.day-lo) * events
@@ -755,15 +809,11 @@ func (e *Engine) activityBulk(prs []prepared) error {
 	})
 }
 
-// applyLedgerBulk applies the chunk's ledger operations with the
-// ledger's batch path (each person's operations in input order, persons
-// in parallel). An operation the ledger refuses marks its order failed;
-// one it recorded before marks it replayed. Receipts are not built, so
-// the tier and points fields wait for the next refresh, as every derived
-// field of a bulk load does.
-func (e *Engine) applyLedgerBulk(ctx context.Context, prs []prepared, perr []error) error {
-	var ops []loyalty.Op
-	var at []int
+// ledgerOps builds the chunk's ledger operations for the ledger's batch
+// path, marking their orders (prepared.ledger); at holds each one's
+// order. An order older than the windows that the ledger may know is
+// applied here, one at a time.
+func (e *Engine) ledgerOps(ctx context.Context, prs []prepared, perr []error) (ops []loyalty.Op, at []int) {
 	for i := range prs {
 		pr := &prs[i]
 		if pr.failed || pr.replay || !e.loyaltyApplies(pr.o) {
@@ -771,6 +821,7 @@ func (e *Engine) applyLedgerBulk(ctx context.Context, prs []prepared, perr []err
 		}
 		op := e.loyaltyOp(pr)
 		e.st.accounts.Add(pr.person)
+		e.st.ledgerGen++
 		// An order older than the windows may have been recorded before:
 		// let the ledger tell a replay from a conflicting reuse of its ID,
 		// one at a time (the batch path only counts replays). One the
@@ -778,13 +829,14 @@ func (e *Engine) applyLedgerBulk(ctx context.Context, prs []prepared, perr []err
 		if pr.logged {
 			ops = append(ops, op)
 			at = append(at, i)
+			pr.ledger = true
 			continue
 		}
 		if rec, err := e.store.Tx(ctx, op.TxID()); err == nil && rec != nil {
 			rc, err := e.ledger.Apply(ctx, op)
 			switch e.ledgerOutcome(pr, rc, err) {
 			case ledgerFailed:
-				perr[i] = fmt.Errorf("loyalty: %w", err)
+				perr[i], pr.failed = fmt.Errorf("loyalty: %w", err), true
 			case ledgerReplayed:
 				pr.replay = true
 			}
@@ -792,10 +844,19 @@ func (e *Engine) applyLedgerBulk(ctx context.Context, prs []prepared, perr []err
 		}
 		ops = append(ops, op)
 		at = append(at, i)
+		pr.ledger = true
 	}
-	if len(ops) == 0 {
-		return nil
-	}
+	return ops, at
+}
+
+// applyLedgerBatch applies ops, built by ledgerOps, with the ledger's
+// batch path (each person's operations in input order, persons in
+// parallel). An operation the ledger refuses marks its order failed; one
+// it recorded before marks it replayed. Receipts are not built, so the
+// tier and points fields wait for the next refresh, as every derived
+// field of a bulk load does. It writes only the perr entries of ops'
+// orders and reads only their prepared entries.
+func (e *Engine) applyLedgerBatch(ctx context.Context, ops []loyalty.Op, at []int, prs []prepared, perr []error) error {
 	res, err := e.ledger.ApplyBatch(ctx, ops, nil)
 	if err != nil {
 		return fmt.Errorf("loyalty: %w", err)
