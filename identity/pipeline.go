@@ -3,7 +3,6 @@ package identity
 import (
 	"runtime"
 	"slices"
-	"sync/atomic"
 )
 
 // batchChunk bounds how long a batch holds the lock at a time, so lookups
@@ -17,13 +16,10 @@ type chunkWork struct {
 	preps      [batchChunk]prepared
 	errs       [batchChunk]error
 	ready      chan struct{} // prepared, for the applier
-	free       chan struct{} // applied, for the next preparer
 }
 
 func newChunkWork() *chunkWork {
-	w := &chunkWork{ready: make(chan struct{}, 1), free: make(chan struct{}, 1)}
-	w.free <- struct{}{}
-	return w
+	return &chunkWork{ready: make(chan struct{}, 1)}
 }
 
 // release drops what the chunk's observations referenced, so that a
@@ -43,6 +39,13 @@ func (w *chunkWork) release() {
 // core; resolving is serial and in order, so the outcome never depends on
 // scheduling. A chunk is prepared at most 2·GOMAXPROCS chunks ahead of
 // the one being applied.
+//
+// The applier alone hands out the chunks: a ring slot gets chunk k+len(ring)
+// only once chunk k in it has been applied. Workers that picked chunk
+// numbers themselves and then waited for their slot could take a slot out
+// of turn — a worker paused between picking chunk k and claiming its slot
+// let another claim the same slot for chunk k+len(ring), which was then
+// applied first — and resolve chunks out of order.
 func (r *Resolver) pipeline(n int, prepare, apply func(w *chunkWork)) {
 	chunks := (n + batchChunk - 1) / batchChunk
 	workers := min(runtime.GOMAXPROCS(0), chunks)
@@ -56,29 +59,22 @@ func (r *Resolver) pipeline(n int, prepare, apply func(w *chunkWork)) {
 		r.putWork(w)
 		return
 	}
-	ring := make([]*chunkWork, 2*workers)
-	for i := range ring {
-		ring[i] = r.getWork()
+	ring := make([]*chunkWork, min(2*workers, chunks))
+	// Every slot has at most one chunk handed out and not yet applied, so
+	// the queue never fills and a worker's send on ready never blocks.
+	jobs := make(chan *chunkWork, len(ring))
+	for k := range ring {
+		w := r.getWork()
+		w.start, w.end = k*batchChunk, min((k+1)*batchChunk, n)
+		ring[k] = w
+		jobs <- w
 	}
-	// If apply panics (a subscriber may), the workers waiting for a slot
-	// must not wait for ever.
-	done := make(chan struct{})
-	defer close(done)
-	var next atomic.Int64
+	// Closed however apply ends (a subscriber may panic), so that the
+	// workers never wait for ever.
+	defer close(jobs)
 	for range workers {
 		go func() {
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= chunks {
-					return
-				}
-				w := ring[k%len(ring)]
-				select {
-				case <-w.free: // chunk k-len(ring) has been applied
-				case <-done:
-					return
-				}
-				w.start, w.end = k*batchChunk, min((k+1)*batchChunk, n)
+			for w := range jobs {
 				prepare(w)
 				w.ready <- struct{}{}
 			}
@@ -88,7 +84,10 @@ func (r *Resolver) pipeline(n int, prepare, apply func(w *chunkWork)) {
 		w := ring[k%len(ring)]
 		<-w.ready
 		apply(w)
-		w.free <- struct{}{}
+		if next := k + len(ring); next < chunks {
+			w.start, w.end = next*batchChunk, min((next+1)*batchChunk, n)
+			jobs <- w
+		}
 	}
 	for _, w := range ring {
 		r.putWork(w)
