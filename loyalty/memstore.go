@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"iter"
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -27,9 +26,11 @@ import (
 type MemStore struct {
 	closed atomic.Bool
 	seed   maphash.Seed
-	// dir finds a member's records without a lock: a copy-on-write map
-	// from member>>memChunkBits to a chunk of slots.
-	dir     atomic.Pointer[map[uint32]*memChunk]
+	// dir finds a member's records without a lock: a two-level radix
+	// directory from member>>memChunkBits to a chunk of slots, whose pages
+	// and chunks are created under dirMu and never replaced, so adding a
+	// member costs the same with ten members or ten million.
+	dir     [1 << dirTopBits]atomic.Pointer[memDirPage]
 	dirMu   sync.Mutex
 	stripes [memShards]memStripe
 	txs     [txShards]txShard
@@ -42,7 +43,14 @@ const (
 	memShards    = 256
 	txShards     = 256
 	memChunkBits = 10
+	// A member ID's top dirTopBits bits pick a directory page, the next
+	// dirPageBits a chunk in it, the last memChunkBits a slot.
+	dirPageBits = 11
+	dirTopBits  = 32 - dirPageBits - memChunkBits
 )
+
+// memDirPage is one page of the member directory.
+type memDirPage [1 << dirPageBits]atomic.Pointer[memChunk]
 
 // memStripe holds the members m with m%memShards equal to its index: mu
 // guards their memAccounts, and log holds their entries and documents.
@@ -197,11 +205,11 @@ func (s *MemStore) stripe(m uint32) *memStripe { return &s.stripes[m%memShards] 
 
 // member returns m's records, or nil.
 func (s *MemStore) member(m uint32) *memAccount {
-	dir := s.dir.Load()
-	if dir == nil {
+	page := s.dir[m>>(dirPageBits+memChunkBits)].Load()
+	if page == nil {
 		return nil
 	}
-	c := (*dir)[m>>memChunkBits]
+	c := page[(m>>memChunkBits)&(1<<dirPageBits-1)].Load()
 	if c == nil {
 		return nil
 	}
@@ -214,25 +222,46 @@ func (s *MemStore) memberForWrite(m uint32) *memAccount {
 	if ma := s.member(m); ma != nil {
 		return ma
 	}
-	hi := m >> memChunkBits
 	s.dirMu.Lock()
-	var c *memChunk
-	if dir := s.dir.Load(); dir != nil {
-		c = (*dir)[hi]
+	top := &s.dir[m>>(dirPageBits+memChunkBits)]
+	page := top.Load()
+	if page == nil {
+		page = new(memDirPage)
+		top.Store(page)
 	}
+	slot := &page[(m>>memChunkBits)&(1<<dirPageBits-1)]
+	c := slot.Load()
 	if c == nil {
 		c = new(memChunk)
-		next := map[uint32]*memChunk{hi: c}
-		if dir := s.dir.Load(); dir != nil {
-			maps.Copy(next, *dir)
-			next[hi] = c
-		}
-		s.dir.Store(&next)
+		slot.Store(c)
 	}
 	s.dirMu.Unlock()
 	ma := &memAccount{}
 	c[m&(1<<memChunkBits-1)].Store(ma)
 	return ma
+}
+
+// members yields every member with records, in increasing order, until
+// yield returns false. Members added meanwhile may or may not be seen.
+func (s *MemStore) members(yield func(m uint32, ma *memAccount) bool) {
+	for top := range s.dir {
+		page := s.dir[top].Load()
+		if page == nil {
+			continue
+		}
+		for mid := range page {
+			c := page[mid].Load()
+			if c == nil {
+				continue
+			}
+			base := uint32(top)<<(dirPageBits+memChunkBits) | uint32(mid)<<memChunkBits
+			for lo := range c {
+				if ma := c[lo].Load(); ma != nil && !yield(base|uint32(lo), ma) {
+					return
+				}
+			}
+		}
+	}
 }
 
 func (s *MemStore) txShard(tx string) (*txShard, uint64) {
@@ -519,50 +548,28 @@ func (s *MemStore) Entries(ctx context.Context, member uint32, from uint64) iter
 // memberIDs returns the members with an account, in increasing order,
 // as Accounts yields them.
 func (s *MemStore) memberIDs() []uint32 {
-	dir := s.dir.Load()
-	if dir == nil {
-		return nil
-	}
 	var ids []uint32
-	for _, hi := range slices.Sorted(maps.Keys(*dir)) {
-		c := (*dir)[hi]
-		for lo := range c {
-			if c[lo].Load() != nil {
-				ids = append(ids, hi<<memChunkBits|uint32(lo))
-			}
-		}
-	}
+	s.members(func(m uint32, _ *memAccount) bool {
+		ids = append(ids, m)
+		return true
+	})
 	return ids
 }
 
 // Accounts implements Store.
 func (s *MemStore) Accounts(ctx context.Context) iter.Seq2[MemberRecord, error] {
 	return func(yield func(MemberRecord, error) bool) {
-		dir := s.dir.Load()
-		if dir == nil {
-			return
-		}
-		for _, hi := range slices.Sorted(maps.Keys(*dir)) {
-			c := (*dir)[hi]
-			for lo := range c {
-				ma := c[lo].Load()
-				if ma == nil {
-					continue
-				}
-				if err := ctx.Err(); err != nil {
-					yield(MemberRecord{}, err)
-					return
-				}
-				m := hi<<memChunkBits | uint32(lo)
-				st := s.stripe(m)
-				st.mu.RLock()
-				acct := ma.stateBytes()
-				st.mu.RUnlock()
-				if !yield(MemberRecord{Member: m, Account: acct}, nil) {
-					return
-				}
+		s.members(func(m uint32, ma *memAccount) bool {
+			if err := ctx.Err(); err != nil {
+				yield(MemberRecord{}, err)
+				return false
 			}
-		}
+			st := s.stripe(m)
+			st.mu.RLock()
+			acct := ma.stateBytes()
+			st.mu.RUnlock()
+			return yield(MemberRecord{Member: m, Account: acct}, nil)
+		})
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 )
@@ -72,17 +71,7 @@ func (s *MemStore) WriteTo(w io.Writer) (int64, error) {
 		sw.bytes([]byte(t.id))
 		sw.bytes(t.rec)
 	}
-	var members []uint32
-	if dir := s.dir.Load(); dir != nil {
-		for _, hi := range slices.Sorted(maps.Keys(*dir)) {
-			c := (*dir)[hi]
-			for lo := range c {
-				if c[lo].Load() != nil {
-					members = append(members, hi<<memChunkBits|uint32(lo))
-				}
-			}
-		}
-	}
+	members := s.memberIDs()
 	sw.uvarint(uint64(len(members)))
 	type doc struct{ key, v []byte }
 	for _, m := range members {
