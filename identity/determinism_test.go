@@ -89,8 +89,11 @@ func TestBulkPathsAreDeterministic(t *testing.T) {
 		stop := make(chan struct{})
 		var lookups atomic.Int64
 		var wg sync.WaitGroup
+		var started sync.WaitGroup // each reader has looked up once
 		for w := range 2 {
+			started.Add(1)
 			wg.Go(func() {
+				first := true
 				for i := w; ; i = (i + 7) % len(obs) {
 					select {
 					case <-stop:
@@ -101,9 +104,16 @@ func TestBulkPathsAreDeterministic(t *testing.T) {
 						_, _ = r.Lookup(x)
 					}
 					lookups.Add(1)
+					if first {
+						first = false
+						started.Done()
+					}
 				}
 			})
 		}
+		// With one P the readers might otherwise not run before the batch
+		// is resolved, and would check nothing.
+		started.Wait()
 		got := make([]PersonID, len(obs))
 		for lo := 0; lo < len(obs); {
 			// From under one chunk to many chunks per batch.
