@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"time"
 
@@ -233,11 +234,7 @@ func (e *Engine) deliver(changes []SegmentChange) {
 		return
 	}
 	e.subMu.Lock()
-	ids := make([]int, 0, len(e.subs))
-	for id := range e.subs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(e.subs))
 	fns := make([]func(SegmentChange), len(ids))
 	for i, id := range ids {
 		fns[i] = e.subs[id]

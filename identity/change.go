@@ -3,6 +3,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -176,11 +177,7 @@ func (r *Resolver) unlockAndDeliver() {
 	r.mu.Unlock()
 	defer r.deliverMu.Unlock()
 	r.subMu.Lock()
-	keys := make([]int, 0, len(r.subs))
-	for k := range r.subs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(r.subs))
 	fns := make([]func(Change), len(keys))
 	for i, k := range keys {
 		fns[i] = r.subs[k]

@@ -330,19 +330,24 @@ func (d *decoder) fail(msg string) {
 	}
 }
 
+// readErr records a varint read's error: the input ending mid-value is
+// io.ErrUnexpectedEOF, anything else ErrCorrupt.
+func (d *decoder) readErr(err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		d.err = io.ErrUnexpectedEOF
+	default:
+		d.err = fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+}
+
 func (d *decoder) u64() uint64 {
 	if d.err != nil {
 		return 0
 	}
 	v, err := binary.ReadUvarint(d.r)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		} else if !errors.Is(err, io.ErrUnexpectedEOF) {
-			err = fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		d.err = err
-	}
+	d.readErr(err)
 	return v
 }
 
@@ -351,14 +356,7 @@ func (d *decoder) i64() int64 {
 		return 0
 	}
 	v, err := binary.ReadVarint(d.r)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		} else if !errors.Is(err, io.ErrUnexpectedEOF) {
-			err = fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		d.err = err
-	}
+	d.readErr(err)
 	return v
 }
 
